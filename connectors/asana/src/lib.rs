@@ -1,0 +1,1 @@
+//! asana connector (placeholder).

@@ -1,0 +1,39 @@
+//! The contract every handoff connector shares.
+//!
+//! A connector (one crate per vendor under `connectors/`) turns a vendor's API into three things
+//! the daemon understands:
+//!
+//! * [`Change`]s: "record X of type T changed at time M", found by polling a [`ChangeFeed`] from a
+//!   [`Cursor`] or received as a verified webhook ([`WebhookSource`]);
+//! * [`Record`]s: the vendor's object as JSON (`id`, `properties`, `associations`), which mappings
+//!   read with dotted paths;
+//! * writes, each carrying an [`IdempotencyKey`], through a [`VendorClient`] that paces requests to
+//!   the vendor's rate budget (governor), retries 429/5xx/timeouts with full-jitter backoff (backon)
+//!   and honours `Retry-After`.
+//!
+//! Errors are classed ([`ErrorClass`]) so the daemon's retry and dead-letter logic never has to
+//! know which vendor it is talking to. The written contract is `docs/specs/connector.md`.
+//!
+//! The [`emulator`] module holds the pieces every vendor emulator shares (rate windows, fault
+//! injection, serving, writing state files).
+
+pub mod change;
+pub mod emulator;
+pub mod error;
+pub mod http;
+pub mod record;
+pub mod source;
+
+pub use change::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};
+pub use error::{ConnectorError, ErrorClass, SignatureError};
+pub use http::{ClientConfig, VendorClient};
+pub use record::Record;
+pub use source::{ChangeFeed, Cursor, PollBatch, WebhookRequest, WebhookSource};
+
+/// Milliseconds since the Unix epoch (UTC) now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
