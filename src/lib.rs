@@ -8,3 +8,7 @@
 
 pub mod mapping;
 pub mod state;
+pub mod config;
+pub mod daemon;
+pub mod flows;
+pub mod outbox;

@@ -1,0 +1,540 @@
+//! The daemon's configuration file (`handoff.yaml`): where to listen, where state lives, how to
+//! reach each vendor, and the flows' business rules (teams, territories, tiers, CSM pool).
+//!
+//! Loading is strict: unknown keys are errors, every reference (team, mapping, cron schedule)
+//! is checked, and each error names the file, line, column and field, so `handoff validate`
+//! and `handoff run` fail with exit code 64 before anything binds. Secrets are never in the
+//! file: it names an environment variable or a file (systemd `LoadCredential=`) to read them
+//! from, and they are held as [`SecretString`] (never printed).
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration error, always naming where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_saphyr::Error,
+    },
+    #[error("{path}:{line}:{column}: {field}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        field: String,
+        message: String,
+    },
+    #[error("{path}: {field}: {message}")]
+    Secret {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Mapping(#[from] crate::mapping::MappingError),
+}
+
+/// Where a secret comes from. Exactly one of `env` or `file`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Name of an environment variable holding the secret.
+    pub env: Option<String>,
+    /// Path of a file holding the secret (trailing newline trimmed), e.g.
+    /// `/run/credentials/handoff.service/hubspot-token` under systemd `LoadCredential=`.
+    pub file: Option<PathBuf>,
+}
+
+impl SecretRef {
+    /// Reads the secret. Errors name the variable or file, never the value.
+    pub fn resolve(&self, config: &Path, field: &str) -> Result<SecretString, ConfigError> {
+        let err = |message: String| ConfigError::Secret {
+            path: config.to_path_buf(),
+            field: field.to_string(),
+            message,
+        };
+        match (&self.env, &self.file) {
+            (Some(var), None) => std::env::var(var)
+                .map(SecretString::from)
+                .map_err(|_| err(format!("environment variable {var} is not set"))),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map(|s| SecretString::from(s.trim_end().to_string()))
+                .map_err(|e| err(format!("cannot read {}: {e}", file.display()))),
+            _ => Err(err("give exactly one of `env` or `file`".into())),
+        }
+    }
+}
+
+/// `handoff.yaml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds (webhooks, Slack interactivity, health, metrics).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Address of the admin API the CLI reads while the daemon runs (`status`, `audit`,
+    /// `dead-letters`). Keep it on loopback.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    /// The public base URL vendors post webhooks to (HubSpot signs the full URL).
+    pub public_url: url::Url,
+    /// Directory of the sled database (systemd `StateDirectory=`).
+    pub state_dir: PathBuf,
+    /// Directory of the mapping files, relative to this file's folder.
+    #[serde(default = "default_mappings_dir")]
+    pub mappings_dir: PathBuf,
+    #[serde(default)]
+    pub log: LogConfig,
+    pub hubspot: HubSpotSection,
+    pub slack: SlackSection,
+    pub asana: AsanaSection,
+    pub lead_handoff: LeadHandoffConfig,
+    pub closed_won: ClosedWonConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:8080".parse().expect("literal address")
+}
+fn default_admin_listen() -> SocketAddr {
+    "127.0.0.1:9465".parse().expect("literal address")
+}
+fn default_mappings_dir() -> PathBuf {
+    PathBuf::from("mappings")
+}
+
+/// Log output.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` for journald/ingest.
+    #[serde(default = "default_log_format")]
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `handoff=debug,info`; `RUST_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_format() -> LogFormat {
+    LogFormat::Text
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// Log format.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A vendor's request budget: `requests` per `window_s` seconds.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBudget {
+    pub requests: u32,
+    pub window_s: u64,
+}
+
+/// HubSpot (CRM v3, private-app token).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotSection {
+    /// API root, `https://api.hubapi.com` in production.
+    #[serde(default = "default_hubspot_url")]
+    pub base_url: url::Url,
+    /// Private-app access token.
+    pub token: SecretRef,
+    /// The app's client secret, which signs webhooks (v3).
+    pub client_secret: SecretRef,
+    /// The portal (hub) id, used in "Open in CRM" links.
+    pub portal_id: u64,
+    /// Link to a record in the CRM UI; `{portal_id}`, `{object_type_id}` and `{id}` are filled.
+    #[serde(default = "default_record_url")]
+    pub record_url: String,
+    /// Budget of the ten-second bucket (private apps, Professional: 190 per 10 s).
+    #[serde(default = "default_hubspot_budget")]
+    pub rate: RateBudget,
+    /// Polling of the change feed (a backstop for missed webhooks).
+    #[serde(default)]
+    pub poll: PollConfig,
+}
+
+fn default_hubspot_url() -> url::Url {
+    "https://api.hubapi.com".parse().expect("literal URL")
+}
+fn default_record_url() -> String {
+    "https://app.hubspot.com/contacts/{portal_id}/record/{object_type_id}/{id}".into()
+}
+fn default_hubspot_budget() -> RateBudget {
+    RateBudget {
+        requests: 190,
+        window_s: 10,
+    }
+}
+
+/// When and what to poll.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    /// Cron schedule, six fields with seconds first (e.g. `0 */5 * * * *`: every five minutes).
+    #[serde(default = "default_schedule")]
+    pub schedule: Spanned<String>,
+    /// Object types to poll.
+    #[serde(default = "default_poll_objects")]
+    pub objects: Vec<String>,
+    /// How far before the cursor each poll re-reads, ms (late commits are not skipped).
+    #[serde(default = "default_overlap_ms")]
+    pub overlap_ms: i64,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            schedule: default_schedule(),
+            objects: default_poll_objects(),
+            overlap_ms: default_overlap_ms(),
+        }
+    }
+}
+
+fn default_schedule() -> Spanned<String> {
+    let here = serde_saphyr::Location::UNKNOWN;
+    Spanned::new("0 * * * * *".into(), here, here)
+}
+fn default_poll_objects() -> Vec<String> {
+    vec!["contacts".into(), "deals".into()]
+}
+fn default_overlap_ms() -> i64 {
+    60_000
+}
+
+/// Slack (bot token, signing secret).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSection {
+    #[serde(default = "default_slack_url")]
+    pub base_url: url::Url,
+    pub bot_token: SecretRef,
+    /// Verifies interactivity requests (`X-Slack-Signature`).
+    pub signing_secret: SecretRef,
+}
+
+fn default_slack_url() -> url::Url {
+    "https://slack.com/api/".parse().expect("literal URL")
+}
+
+/// Asana (personal access token or service account).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsanaSection {
+    #[serde(default = "default_asana_url")]
+    pub base_url: url::Url,
+    pub token: SecretRef,
+    pub workspace_gid: String,
+    /// Team that owns onboarding projects.
+    pub team_gid: String,
+}
+
+fn default_asana_url() -> url::Url {
+    "https://app.asana.com/api/1.0/".parse().expect("literal URL")
+}
+
+/// Marketing → sales: which leads are handed off and to whom.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadHandoffConfig {
+    /// Name of the mapping that turns a HubSpot contact into a lead (with its gates).
+    pub mapping: Spanned<String>,
+    /// Values of the mapped `lifecycle_stage` that mean "sales-ready" (e.g. `MQL`).
+    #[serde(default = "default_trigger_stages")]
+    pub trigger_stages: Vec<String>,
+    /// Sales teams in territory order; the first team whose countries contain the lead's
+    /// `country_code` (or `country`) gets it.
+    pub teams: Vec<TeamConfig>,
+    /// Team for leads whose country no territory lists.
+    pub default_team: Spanned<String>,
+    /// `hs_lead_status` written when a lead goes back to nurture.
+    #[serde(default = "default_nurture_status")]
+    pub nurture_lead_status: String,
+}
+
+fn default_trigger_stages() -> Vec<String> {
+    vec!["MQL".into()]
+}
+fn default_nurture_status() -> String {
+    "UNQUALIFIED".into()
+}
+
+/// One sales team.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    /// Members by CRM owner email; round robin follows this order.
+    pub members: Vec<String>,
+    /// ISO 3166-1 alpha-2 codes (or country names) of the team's territory.
+    #[serde(default)]
+    pub countries: Vec<String>,
+}
+
+/// Sales → customer success: what happens when a deal is won.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedWonConfig {
+    /// Name of the mapping that reads a HubSpot deal.
+    pub mapping: Spanned<String>,
+    /// `dealstage` values that mean closed-won.
+    #[serde(default = "default_won_stages")]
+    pub won_stages: Vec<String>,
+    /// Customer tiers by deal amount; the first tier whose `min_amount` the amount reaches.
+    pub tiers: Vec<TierConfig>,
+    /// CSMs by CRM owner email (they need Slack accounts with the same email), assigned in turn.
+    pub csm_pool: Vec<String>,
+    /// Ticket pipeline and stage of the onboarding ticket (HubSpot's default support pipeline is
+    /// `0`, stage `1` = New).
+    #[serde(default = "default_ticket_pipeline")]
+    pub ticket_pipeline: String,
+    #[serde(default = "default_ticket_stage")]
+    pub ticket_stage: String,
+}
+
+fn default_won_stages() -> Vec<String> {
+    vec!["closedwon".into()]
+}
+fn default_ticket_pipeline() -> String {
+    "0".into()
+}
+fn default_ticket_stage() -> String {
+    "1".into()
+}
+
+/// A customer tier.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    pub name: String,
+    /// Smallest deal amount of the tier, in the deal's currency.
+    pub min_amount: f64,
+    /// Name of the Asana project template to instantiate.
+    pub asana_template: String,
+}
+
+/// Delivery tuning.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Inbox entries processed per worker round.
+    #[serde(default = "default_worker_batch")]
+    pub worker_batch: usize,
+    /// Sagas executed concurrently.
+    #[serde(default = "default_concurrency")]
+    pub executor_concurrency: usize,
+    /// Attempts before a change or saga goes to dead letters.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// How long dedupe keys are remembered, hours.
+    #[serde(default = "default_dedupe_hours")]
+    pub dedupe_retention_h: u64,
+    /// Grace period for in-flight work at shutdown, seconds.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            worker_batch: default_worker_batch(),
+            executor_concurrency: default_concurrency(),
+            max_attempts: default_max_attempts(),
+            dedupe_retention_h: default_dedupe_hours(),
+            shutdown_grace_s: default_grace(),
+        }
+    }
+}
+
+fn default_worker_batch() -> usize {
+    200
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_dedupe_hours() -> u64 {
+    24 * 7
+}
+fn default_grace() -> u64 {
+    20
+}
+
+/// A loaded, checked configuration with its mappings.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub config: Config,
+    /// Mappings from `mappings_dir`, by name.
+    pub mappings: Vec<crate::mapping::Mapping>,
+}
+
+impl Loaded {
+    /// The mapping named `name` (checked to exist at load).
+    pub fn mapping(&self, name: &str) -> &crate::mapping::Mapping {
+        self.mappings
+            .iter()
+            .find(|m| m.name() == name)
+            .expect("mapping references are checked at load")
+    }
+}
+
+/// Reads, parses and checks `path` and the mappings it names.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut config = parse(&text, path)?;
+    if config.mappings_dir.is_relative() {
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.mappings_dir = base.join(&config.mappings_dir);
+    }
+    if config.state_dir.is_relative() {
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.state_dir = base.join(&config.state_dir);
+    }
+    let mappings = crate::mapping::load_dir(&config.mappings_dir)?;
+    check_mappings(&config, &mappings, path)?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        config,
+        mappings,
+    })
+}
+
+/// Parses and checks the file's own rules (not the mappings, not secrets).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let config: Config = serde_saphyr::from_str(text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    check(&config, path)?;
+    Ok(config)
+}
+
+fn invalid<T>(path: &Path, at: &Spanned<T>, field: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: at.referenced.line(),
+        column: at.referenced.column(),
+        field: field.to_string(),
+        message,
+    }
+}
+
+fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
+    let schedule = &c.hubspot.poll.schedule;
+    if let Err(e) = schedule.value.parse::<cron::Schedule>() {
+        return Err(invalid(
+            path,
+            schedule,
+            "hubspot.poll.schedule",
+            format!(
+                "`{}` is not a cron schedule (six fields, seconds first, e.g. `0 */5 * * * *`): {e}",
+                schedule.value
+            ),
+        ));
+    }
+    let lead = &c.lead_handoff;
+    let default_team = &lead.default_team;
+    if !lead.teams.iter().any(|t| t.name == default_team.value) {
+        return Err(invalid(
+            path,
+            default_team,
+            "lead_handoff.default_team",
+            format!(
+                "no team named `{}` in lead_handoff.teams (teams: {})",
+                default_team.value,
+                lead.teams
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    for t in &lead.teams {
+        if t.members.is_empty() {
+            return Err(invalid(
+                path,
+                default_team,
+                &format!("lead_handoff.teams[{}].members", t.name),
+                "a team needs at least one member".into(),
+            ));
+        }
+    }
+    let won = &c.closed_won;
+    if won.tiers.is_empty() || won.csm_pool.is_empty() {
+        return Err(invalid(
+            path,
+            &won.mapping,
+            "closed_won",
+            "closed_won needs at least one tier and one CSM in csm_pool".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_mappings(
+    c: &Config,
+    mappings: &[crate::mapping::Mapping],
+    path: &Path,
+) -> Result<(), ConfigError> {
+    for (field, name) in [
+        ("lead_handoff.mapping", &c.lead_handoff.mapping),
+        ("closed_won.mapping", &c.closed_won.mapping),
+    ] {
+        if !mappings.iter().any(|m| m.name() == name.value) {
+            return Err(invalid(
+                path,
+                name,
+                field,
+                format!(
+                    "no mapping named `{}` in {} (found: {})",
+                    name.value,
+                    c.mappings_dir.display(),
+                    mappings
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,154 @@
+//! The public HTTP server: webhook intake, Slack interactivity, health, readiness, metrics.
+//!
+//! Intake follows the connector contract (`docs/specs/connector.md`): the signature is checked
+//! on the raw bytes before anything parses them (a bad one gets 401 and is counted, nothing is
+//! stored); the changes are deduplicated into the inbox and flushed to disk; only then does the
+//! vendor get its 2xx. A store failure answers 503 so the vendor retries.
+
+use crate::state::Store;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use handoff_connector::{WebhookRequest, WebhookSource};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Shared by the handlers.
+#[derive(Clone)]
+pub struct Intake {
+    pub store: Store,
+    /// The base URL vendors post to (HubSpot signs the full URL).
+    pub public_url: url::Url,
+    pub hubspot: Arc<dyn WebhookSource>,
+    pub slack: Arc<dyn WebhookSource>,
+    /// Wakes the worker when changes arrive.
+    pub wake: Arc<Notify>,
+    /// Set once the daemon is ready to do its job (store open, first sync done).
+    pub ready: Arc<AtomicBool>,
+    pub metrics: PrometheusHandle,
+}
+
+/// The public router.
+pub fn router(intake: Intake) -> Router {
+    Router::new()
+        .route("/webhooks/hubspot", post(hubspot))
+        .route("/slack/interactivity", post(slack))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(intake)
+}
+
+async fn readyz(State(intake): State<Intake>) -> impl IntoResponse {
+    if intake.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    }
+}
+
+async fn metrics(State(intake): State<Intake>) -> impl IntoResponse {
+    intake.metrics.render()
+}
+
+async fn hubspot(
+    State(intake): State<Intake>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let source = intake.hubspot.clone();
+    accept(&intake, source.as_ref(), "hubspot", &method, &uri, &headers, &body).await
+}
+
+async fn slack(
+    State(intake): State<Intake>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let source = intake.slack.clone();
+    accept(&intake, source.as_ref(), "slack", &method, &uri, &headers, &body).await
+}
+
+async fn accept(
+    intake: &Intake,
+    source: &dyn WebhookSource,
+    vendor: &'static str,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> StatusCode {
+    let now = handoff_connector::now_ms();
+    let full_uri = public_uri(&intake.public_url, uri);
+    let request = WebhookRequest {
+        method: method.as_str(),
+        uri: &full_uri,
+        headers,
+        body,
+    };
+    if let Err(e) = source.verify(&request, now) {
+        metrics::counter!("handoff_webhooks_rejected_total", "vendor" => vendor, "reason" => "signature").increment(1);
+        tracing::warn!(vendor, error = %e, "webhook rejected before parsing");
+        return StatusCode::UNAUTHORIZED;
+    }
+    let changes = match source.parse(body, now) {
+        Ok(c) => c,
+        Err(e) => {
+            metrics::counter!("handoff_webhooks_rejected_total", "vendor" => vendor, "reason" => "body").increment(1);
+            tracing::warn!(vendor, error = %e, "webhook body refused");
+            return StatusCode::BAD_REQUEST;
+        }
+    };
+    let n = changes.len();
+    match intake.store.enqueue(changes).await {
+        Ok(report) => {
+            metrics::counter!("handoff_webhook_events_total", "vendor" => vendor).increment(n as u64);
+            tracing::debug!(vendor, accepted = report.accepted, duplicates = report.duplicates, "webhook stored");
+            if report.accepted > 0 {
+                intake.wake.notify_one();
+            }
+            StatusCode::OK
+        }
+        Err(e) => {
+            tracing::error!(vendor, error = %e, "webhook not stored; vendor will retry");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// The URI as the vendor addressed it: the configured public base URL's scheme, host and path
+/// prefix, plus the request's path and query.
+fn public_uri(public: &url::Url, uri: &axum::http::Uri) -> String {
+    let base = public.as_str().trim_end_matches('/');
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    format!("{base}{path}")
+}
+
+/// A flag set once startup finished.
+pub fn set_ready(flag: &AtomicBool) {
+    flag.store(true, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_uri_keeps_path_and_query() {
+        let base: url::Url = "https://handoff.example.com/".parse().unwrap();
+        let uri: axum::http::Uri = "/webhooks/hubspot?x=1".parse().unwrap();
+        assert_eq!(
+            public_uri(&base, &uri),
+            "https://handoff.example.com/webhooks/hubspot?x=1"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! The outbox: side effects decided by flows, executed by [`executor::Executor`] through the
+//! vendors' clients ([`effects::VendorEffects`]).
+
+mod action;
+pub mod executor;
+
+pub use action::{fill, Action};
+pub use executor::{Effects, Executor};
