@@ -259,7 +259,9 @@ pub struct AsanaSection {
 }
 
 fn default_asana_url() -> url::Url {
-    "https://app.asana.com/api/1.0/".parse().expect("literal URL")
+    "https://app.asana.com/api/1.0/"
+        .parse()
+        .expect("literal URL")
 }
 
 /// Marketing → sales: which leads are handed off and to whom.
@@ -537,4 +539,3 @@ fn check_mappings(
     }
     Ok(())
 }
-

@@ -6,9 +6,13 @@
 //! [`outbox`] (side effects executed at least once, taking effect at most once), and
 //! [`daemon`] (intake, polling, workers, the HTTP server and shutdown).
 
-pub mod mapping;
-pub mod state;
+pub mod admin_client;
+pub mod cli_support;
 pub mod config;
 pub mod daemon;
+pub mod emulate;
 pub mod flows;
+pub mod mapping;
 pub mod outbox;
+pub mod sandbox;
+pub mod state;

@@ -1,1 +1,257 @@
-fn main() {}
+//! The `handoff` command: parses the command line and hands off to the library.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 64 bad configuration or mapping (nothing was
+//! started).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use handoff::config::{self, ConfigError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Moves leads and customers between HubSpot, Slack and Asana without losing them.
+#[derive(Parser)]
+#[command(name = "handoff", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (the systemd service).
+    Run {
+        #[arg(
+            long,
+            env = "HANDOFF_CONFIG",
+            default_value = "/etc/handoff/handoff.yaml"
+        )]
+        config: PathBuf,
+    },
+    /// Check the config and every mapping; exit 64 with file:line:column on the first error.
+    Validate {
+        #[arg(
+            long,
+            env = "HANDOFF_CONFIG",
+            default_value = "/etc/handoff/handoff.yaml"
+        )]
+        config: PathBuf,
+        /// Also resolve secrets (environment variables, credential files).
+        #[arg(long)]
+        secrets: bool,
+    },
+    /// Apply one mapping to one record and print the mapped record and every gate result.
+    Map {
+        #[arg(long)]
+        mapping: PathBuf,
+        /// A JSON record as the vendor returns it (`{"id": ..., "properties": {...}}`).
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Cursors, inbox and outbox depth, dead letters.
+    Status {
+        #[arg(
+            long,
+            env = "HANDOFF_CONFIG",
+            default_value = "/etc/handoff/handoff.yaml"
+        )]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What happened to a record and why (`hubspot:contacts:42` or a bare id).
+    Audit {
+        record: String,
+        #[arg(
+            long,
+            env = "HANDOFF_CONFIG",
+            default_value = "/etc/handoff/handoff.yaml"
+        )]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List or replay dead letters.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+        #[arg(
+            long,
+            env = "HANDOFF_CONFIG",
+            default_value = "/etc/handoff/handoff.yaml",
+            global = true
+        )]
+        config: PathBuf,
+    },
+    /// Serve one vendor's emulator standalone.
+    Emulate {
+        vendor: handoff::emulate::Vendor,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Dataset folder to seed from (the sandbox's data layout).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Where to write the emulator's objects as JSON on shutdown (and on `POST /_emulator/dump`).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Run the daemon against in-process emulators seeded with real CRM data.
+    Sandbox(handoff::sandbox::SandboxArgs),
+}
+
+#[derive(Subcommand)]
+enum DeadLetterAction {
+    /// Every dead letter with its reason.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead letter back to work.
+    Replay { id: u64 },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("handoff: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(c) = e.downcast_ref::<ConfigError>() {
+                eprintln!("handoff: {c}");
+                return ExitCode::from(64);
+            }
+            eprintln!("handoff: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config } => {
+            let loaded = config::load(&config)?;
+            handoff::daemon::telemetry::init_logs(&loaded.config.log);
+            let vendors = handoff::daemon::vendors::from_config(&loaded)?;
+            let listeners = handoff::daemon::Listeners {
+                public: tokio::net::TcpListener::bind(loaded.config.listen)
+                    .await
+                    .with_context(|| format!("cannot bind {}", loaded.config.listen))?,
+                admin: tokio::net::TcpListener::bind(loaded.config.admin_listen)
+                    .await
+                    .with_context(|| format!("cannot bind {}", loaded.config.admin_listen))?,
+            };
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(handoff::daemon::signals(shutdown.clone()));
+            handoff::daemon::run(loaded, vendors, listeners, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { config, secrets } => {
+            let loaded = config::load(&config)?;
+            if secrets {
+                handoff::daemon::vendors::from_config(&loaded)?;
+            }
+            println!(
+                "{}: ok ({} mappings: {})",
+                config.display(),
+                loaded.mappings.len(),
+                loaded
+                    .mappings
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Map { mapping, input } => {
+            let m = handoff::mapping::Mapping::load(&mapping).map_err(ConfigError::from)?;
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let record: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", input.display()))?;
+            let outcome = m.apply(&record);
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            Ok(if outcome.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Status { config, json } => {
+            let admin = handoff::admin_client::AdminClient::for_config(&config)?;
+            let status = admin.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", handoff::admin_client::render_status(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            record,
+            config,
+            json,
+        } => {
+            let admin = handoff::admin_client::AdminClient::for_config(&config)?;
+            let report = admin.audit(&record).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", handoff::cli_support::render_audit(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeadLetters { action, config } => {
+            let admin = handoff::admin_client::AdminClient::for_config(&config)?;
+            match action {
+                DeadLetterAction::List { json } => {
+                    let letters = admin.dead_letters().await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&letters)?);
+                    } else if letters.is_empty() {
+                        println!("no dead letters");
+                    } else {
+                        for l in letters {
+                            println!(
+                                "{:>8}  {:<28} attempts {:<3} {}",
+                                l.id, l.record_key, l.attempts, l.reason
+                            );
+                        }
+                    }
+                }
+                DeadLetterAction::Replay { id } => {
+                    let l = admin.replay(id).await?;
+                    println!("replayed dead letter {} ({})", l.id, l.record_key);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Emulate {
+            vendor,
+            listen,
+            data,
+            state_dir,
+        } => {
+            handoff::daemon::telemetry::init_logs(&Default::default());
+            handoff::emulate::run(vendor, listen, data, state_dir).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox(args) => {
+            let summary = handoff::sandbox::run(args).await?;
+            Ok(if summary.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}

@@ -1,6 +1,247 @@
 //! The long-running service: wiring, startup order and the shutdown protocol.
+//!
+//! Startup: open the state store → load the CRM's owners → bind the public and admin listeners
+//! → one poll of every feed (catch up on what happened while stopped) → ready (`/readyz` 200,
+//! systemd `READY=1`) → worker, executor, poller and maintenance run.
+//!
+//! Shutdown (SIGTERM/SIGINT, or the caller's token): systemd `STOPPING=1`; the servers stop
+//! accepting and finish in-flight requests; the poller stops; the worker finishes its round;
+//! the executor lets in-flight steps finish within `delivery.shutdown_grace_s`. Anything left
+//! is in sled and resumes at the next start.
 
+pub mod admin;
 pub mod poller;
 pub mod server;
 pub mod telemetry;
+pub mod vendors;
 pub mod worker;
+
+use crate::config::Loaded;
+use crate::flows::owners::OwnerDirectory;
+use crate::flows::{CrmRead, Flows, Links};
+use crate::outbox::{Effects, Executor};
+use crate::state::Store;
+use handoff_connector::{ChangeFeed, WebhookSource};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The vendor side of the daemon, as trait objects (built from config by [`vendors`], or by
+/// tests around emulators).
+#[derive(Clone)]
+pub struct Vendors {
+    pub crm: Arc<dyn CrmRead>,
+    pub feed: Arc<dyn ChangeFeed>,
+    pub hubspot_webhooks: Arc<dyn WebhookSource>,
+    pub slack_interactions: Arc<dyn WebhookSource>,
+    pub effects: Arc<dyn Effects>,
+}
+
+/// Errors that stop the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error("cannot serve HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Listeners bound by the caller (so tests can bind 127.0.0.1:0 and read the ports).
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn run(
+    loaded: Loaded,
+    vendors: Vendors,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let cfg = loaded.config.clone();
+    let store = Store::open(&cfg.state_dir)?;
+    let metrics = telemetry::metrics();
+    let wake = Arc::new(Notify::new());
+    let executor_wake = Arc::new(Notify::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let tasks = TaskTracker::new();
+    let stop_intake = shutdown.child_token();
+
+    let intake = server::Intake {
+        store: store.clone(),
+        public_url: cfg.public_url.clone(),
+        hubspot: vendors.hubspot_webhooks.clone(),
+        slack: vendors.slack_interactions.clone(),
+        wake: wake.clone(),
+        ready: ready.clone(),
+        metrics,
+    };
+    let public = server::router(intake);
+    let admin = admin::router(store.clone(), wake.clone(), executor_wake.clone());
+    tracing::info!(public = %listeners.public.local_addr()?, admin = %listeners.admin.local_addr()?, "listening");
+    for (listener, router) in [(listeners.public, public), (listeners.admin, admin)] {
+        let stop = stop_intake.clone();
+        tasks.spawn(async move {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+            {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+    }
+
+    // The owner directory: needed before any lead can be routed.
+    let owners = Arc::new(RwLock::new(OwnerDirectory::default()));
+    loop {
+        match vendors.crm.owners().await {
+            Ok(list) => {
+                *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list);
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load CRM owners yet; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.cancelled() => { tasks.close(); tasks.wait().await; return Ok(()); }
+                }
+            }
+        }
+    }
+
+    let poller = poller::Poller {
+        source: "hubspot",
+        feed: vendors.feed.clone(),
+        store: store.clone(),
+        objects: cfg.hubspot.poll.objects.clone(),
+        schedule: poller::Poller::schedule(&cfg.hubspot.poll.schedule.value)
+            .expect("schedule is checked at config load"),
+        wake: wake.clone(),
+    };
+    if let Err(e) = poller.poll_all().await {
+        tracing::warn!(error = %e, "catch-up poll failed; the schedule will retry");
+    }
+
+    let flows = Arc::new(Flows {
+        loaded: Arc::new(loaded),
+        owners: owners.clone(),
+        links: Links {
+            record_url: cfg.hubspot.record_url.clone(),
+            portal_id: cfg.hubspot.portal_id,
+        },
+    });
+    let worker = worker::Worker {
+        store: store.clone(),
+        flows,
+        crm: vendors.crm.clone(),
+        wake: wake.clone(),
+        executor_wake: executor_wake.clone(),
+        batch: cfg.delivery.worker_batch,
+        max_attempts: cfg.delivery.max_attempts,
+    };
+    let executor = Executor {
+        store: store.clone(),
+        effects: vendors.effects.clone(),
+        wake: executor_wake.clone(),
+        concurrency: cfg.delivery.executor_concurrency,
+        max_attempts: cfg.delivery.max_attempts,
+        grace: Duration::from_secs(cfg.delivery.shutdown_grace_s),
+    };
+    let stop_work = shutdown.child_token();
+    tasks.spawn(poller.run(stop_work.clone()));
+    tasks.spawn(worker.run(stop_work.clone()));
+    tasks.spawn(executor.run(stop_work.clone()));
+    tasks.spawn(maintenance(
+        store.clone(),
+        vendors.crm.clone(),
+        owners,
+        cfg.delivery.dedupe_retention_h,
+        stop_work.clone(),
+    ));
+
+    server::set_ready(&ready);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!("handoff is ready");
+
+    shutdown.cancelled().await;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("shutting down: draining in-flight work");
+    tasks.close();
+    tasks.wait().await;
+    store.durable().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Hourly: forget old dedupe keys; every ten minutes: refresh the owner directory; and feed
+/// the systemd watchdog when the unit asks for one.
+async fn maintenance(
+    store: Store,
+    crm: Arc<dyn CrmRead>,
+    owners: Arc<RwLock<OwnerDirectory>>,
+    retention_h: u64,
+    shutdown: CancellationToken,
+) {
+    let watchdog = sd_notify::watchdog_enabled();
+    let tick = watchdog.map_or(Duration::from_secs(30), |d| {
+        (d / 2).max(Duration::from_secs(1))
+    });
+    let mut ticks: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        ticks += 1;
+        if watchdog.is_some() {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        }
+        let elapsed = tick * ticks as u32;
+        if elapsed.as_secs() % 600 < tick.as_secs().max(1) {
+            match crm.owners().await {
+                Ok(list) => {
+                    *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "owner refresh failed; keeping the old directory")
+                }
+            }
+        }
+        if elapsed.as_secs() % 3600 < tick.as_secs().max(1) {
+            let cutoff = handoff_connector::now_ms() - (retention_h * 3_600_000) as i64;
+            match store.prune_seen(cutoff) {
+                Ok(n) => tracing::debug!(removed = n, "pruned dedupe keys"),
+                Err(e) => tracing::warn!(error = %e, "pruning dedupe keys failed"),
+            }
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+pub async fn signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}

@@ -52,7 +52,9 @@ impl Poller {
             for object in &self.objects {
                 match self.poll_object(object).await {
                     Ok(n) => tracing::debug!(source = self.source, object, changes = n, "polled"),
-                    Err(e) => tracing::warn!(source = self.source, object, error = %e, "poll failed; next tick retries"),
+                    Err(e) => {
+                        tracing::warn!(source = self.source, object, error = %e, "poll failed; next tick retries")
+                    }
                 }
             }
         }

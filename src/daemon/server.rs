@@ -64,7 +64,16 @@ async fn hubspot(
     body: Bytes,
 ) -> StatusCode {
     let source = intake.hubspot.clone();
-    accept(&intake, source.as_ref(), "hubspot", &method, &uri, &headers, &body).await
+    accept(
+        &intake,
+        source.as_ref(),
+        "hubspot",
+        &method,
+        &uri,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 async fn slack(
@@ -75,7 +84,16 @@ async fn slack(
     body: Bytes,
 ) -> StatusCode {
     let source = intake.slack.clone();
-    accept(&intake, source.as_ref(), "slack", &method, &uri, &headers, &body).await
+    accept(
+        &intake,
+        source.as_ref(),
+        "slack",
+        &method,
+        &uri,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 async fn accept(
@@ -111,8 +129,14 @@ async fn accept(
     let n = changes.len();
     match intake.store.enqueue(changes).await {
         Ok(report) => {
-            metrics::counter!("handoff_webhook_events_total", "vendor" => vendor).increment(n as u64);
-            tracing::debug!(vendor, accepted = report.accepted, duplicates = report.duplicates, "webhook stored");
+            metrics::counter!("handoff_webhook_events_total", "vendor" => vendor)
+                .increment(n as u64);
+            tracing::debug!(
+                vendor,
+                accepted = report.accepted,
+                duplicates = report.duplicates,
+                "webhook stored"
+            );
             if report.accepted > 0 {
                 intake.wake.notify_one();
             }

@@ -11,8 +11,8 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global log subscriber (once; later calls are ignored). `RUST_LOG` overrides the
 /// configured level. Logs go to stderr (journald captures it under systemd).
 pub fn init_logs(config: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(config.level.clone()));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(config.level.clone()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

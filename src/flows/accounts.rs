@@ -29,7 +29,10 @@ pub enum MatchedBy {
 
 /// Flow-state key of the index entry for a domain.
 pub fn domain_key(domain: &str) -> String {
-    format!("account:domain:{}", domain.trim().trim_start_matches("www.").to_lowercase())
+    format!(
+        "account:domain:{}",
+        domain.trim().trim_start_matches("www.").to_lowercase()
+    )
 }
 
 /// Flow-state key of the index entry for a company name.
@@ -42,8 +45,22 @@ pub fn name_key(name: &str) -> Option<String> {
 /// spaces collapsed: `"Acme Corporation, Inc."` → `"acme"`.
 pub fn normalize_name(name: &str) -> String {
     const SUFFIXES: &[&str] = &[
-        "inc", "incorporated", "llc", "ltd", "limited", "gmbh", "corp", "corporation", "co",
-        "company", "plc", "sa", "ag", "bv", "srl", "pty",
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "gmbh",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "plc",
+        "sa",
+        "ag",
+        "bv",
+        "srl",
+        "pty",
     ];
     let cleaned: String = name
         .to_lowercase()
@@ -60,9 +77,22 @@ pub fn normalize_name(name: &str) -> String {
 /// Domains that identify a mailbox provider, not a company: never matched to an account.
 pub fn is_free_mail(domain: &str) -> bool {
     const FREE: &[&str] = &[
-        "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
-        "aol.com", "icloud.com", "me.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
-        "mail.com", "yandex.ru", "qq.com",
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "mail.com",
+        "yandex.ru",
+        "qq.com",
     ];
     FREE.contains(&domain.trim().to_lowercase().as_str())
 }

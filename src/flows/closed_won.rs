@@ -46,7 +46,10 @@ pub(super) async fn decide(
     if env.store.saga(&key)?.is_some() {
         return Ok(Completion::default());
     }
-    let outcome = flows.loaded.mapping(&cfg.mapping.value).apply(&deal.to_json());
+    let outcome = flows
+        .loaded
+        .mapping(&cfg.mapping.value)
+        .apply(&deal.to_json());
     if let Some(failed) = outcome.first_failure() {
         return Err(FlowError::BadRecord {
             record: record_key,
@@ -64,7 +67,9 @@ pub(super) async fn decide(
         record: record_key.clone(),
         reason: format!("amount {amount} is below every tier's min_amount"),
     })?;
-    let deal_name = field(d, "deal_name").unwrap_or("(unnamed deal)").to_string();
+    let deal_name = field(d, "deal_name")
+        .unwrap_or("(unnamed deal)")
+        .to_string();
 
     let company_ids = env
         .crm
@@ -106,7 +111,10 @@ pub(super) async fn decide(
         tier.name
     );
     let mut ticket = Map::new();
-    ticket.insert("subject".into(), json!(format!("Onboarding: {customer} — {deal_name}")));
+    ticket.insert(
+        "subject".into(),
+        json!(format!("Onboarding: {customer} — {deal_name}")),
+    );
     ticket.insert("content".into(), json!(context));
     ticket.insert("hs_pipeline".into(), json!(cfg.ticket_pipeline));
     ticket.insert("hs_pipeline_stage".into(), json!(cfg.ticket_stage));
@@ -192,7 +200,11 @@ mod tests {
 
     #[test]
     fn tiers_pick_the_highest_threshold_reached_in_any_order() {
-        let tiers = vec![tier("Starter", 0.0), tier("Enterprise", 5000.0), tier("Growth", 1000.0)];
+        let tiers = vec![
+            tier("Starter", 0.0),
+            tier("Enterprise", 5000.0),
+            tier("Growth", 1000.0),
+        ];
         assert_eq!(tier_for(&tiers, 4999.0).unwrap().name, "Growth");
         assert_eq!(tier_for(&tiers, 5000.0).unwrap().name, "Enterprise");
         assert_eq!(tier_for(&tiers, 0.0).unwrap().name, "Starter");

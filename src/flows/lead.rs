@@ -57,10 +57,7 @@ pub(super) fn decide(
     )];
 
     if let Some(failed) = outcome.first_failure() {
-        let reason = failed
-            .reason
-            .clone()
-            .unwrap_or_else(|| failed.gate.clone());
+        let reason = failed.reason.clone().unwrap_or_else(|| failed.gate.clone());
         let nurture_key = format!("nurture:{record_key}:{reason}");
         if env.store.saga(&nurture_key)?.is_some() {
             return Ok(Completion::default());
@@ -144,18 +141,26 @@ pub(super) fn decide(
             |k| env.store.get_json::<u64>(k).ok().flatten().unwrap_or(0),
         )
     };
-    let owner = owners.by_email(&route.owner_email).cloned().ok_or_else(|| {
-        FlowError::Config(format!(
-            "lead_handoff routes to {} but HubSpot has no owner with that email",
-            route.owner_email
-        ))
-    })?;
+    let owner = owners
+        .by_email(&route.owner_email)
+        .cloned()
+        .ok_or_else(|| {
+            FlowError::Config(format!(
+                "lead_handoff routes to {} but HubSpot has no owner with that email",
+                route.owner_email
+            ))
+        })?;
     drop(owners);
     audit.push(AuditEntry::new(
         env.now_ms,
         &record_key,
         "routed",
-        format!("owner {} ({}) by {}", owner.name, owner.email, rule_words(&route.rule)),
+        format!(
+            "owner {} ({}) by {}",
+            owner.name,
+            owner.email,
+            rule_words(&route.rule)
+        ),
         json!({"owner_id": owner.id, "owner_email": owner.email, "route": route.rule}),
     ));
 
@@ -205,7 +210,13 @@ pub(super) fn decide(
     ));
     count("lead_handoff", "routed");
     Ok(Completion {
-        sagas: vec![Saga::new(key, "lead_handoff", &record_key, steps, env.now_ms)],
+        sagas: vec![Saga::new(
+            key,
+            "lead_handoff",
+            &record_key,
+            steps,
+            env.now_ms,
+        )],
         audit,
         state: route
             .rotation

@@ -62,6 +62,9 @@ pub trait CrmRead: Send + Sync {
         properties: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>>;
 
+    /// Every CRM owner (HubSpot `GET /crm/v3/owners`), for the owner directory.
+    fn owners(&self) -> BoxFuture<'_, Result<Vec<owners::Owner>, ConnectorError>>;
+
     /// Ids of `to_type` records associated with a record (HubSpot associations v4).
     fn associated_ids<'a>(
         &'a self,

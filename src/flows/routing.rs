@@ -121,14 +121,22 @@ default_team: West
     fn territory_matches_code_or_name_case_insensitively() {
         let c = config();
         assert_eq!(territory_team(&c, Some("de"), None).unwrap().0.name, "East");
-        assert_eq!(territory_team(&c, None, Some("france")).unwrap().0.name, "East");
+        assert_eq!(
+            territory_team(&c, None, Some("france")).unwrap().0.name,
+            "East"
+        );
         assert!(territory_team(&c, Some("BR"), Some("Brazil")).is_none());
     }
 
     #[test]
     fn unknown_country_goes_to_the_default_team() {
         let r = route_by_territory(&config(), Some("BR"), None, |_| 0);
-        assert_eq!(r.rule, RouteRule::DefaultTeam { team: "West".into() });
+        assert_eq!(
+            r.rule,
+            RouteRule::DefaultTeam {
+                team: "West".into()
+            }
+        );
         assert_eq!(r.owner_email, "c@x.com");
     }
 

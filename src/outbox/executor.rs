@@ -107,8 +107,13 @@ impl Executor {
             }
         }
         tracker.close();
-        if tokio::time::timeout(self.grace, tracker.wait()).await.is_err() {
-            tracing::warn!("shutdown grace ran out with steps in flight; they resume at next start");
+        if tokio::time::timeout(self.grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutdown grace ran out with steps in flight; they resume at next start"
+            );
         }
         tracing::info!("executor stopped");
     }
@@ -132,9 +137,14 @@ pub async fn run_saga(
         let action: Action = match serde_json::from_value(action_json) {
             Ok(a) => a,
             Err(e) => {
-                let reason = format!("step {} holds an action this version cannot read: {e}", step.name);
+                let reason = format!(
+                    "step {} holds an action this version cannot read: {e}",
+                    step.name
+                );
                 let name = step.name.clone();
-                store.park_saga(&mut saga, &name, &reason, handoff_connector::now_ms()).await?;
+                store
+                    .park_saga(&mut saga, &name, &reason, handoff_connector::now_ms())
+                    .await?;
                 return Ok(());
             }
         };
@@ -143,11 +153,13 @@ pub async fn run_saga(
         let started = std::time::Instant::now();
         let result = effects.execute(&action, &key, outcome_unknown).await;
         let vendor = action.vendor();
-        metrics::histogram!("handoff_step_seconds", "vendor" => vendor).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("handoff_step_seconds", "vendor" => vendor)
+            .record(started.elapsed().as_secs_f64());
         let now = handoff_connector::now_ms();
         match result {
             Ok(value) => {
-                metrics::counter!("handoff_steps_total", "vendor" => vendor, "outcome" => "done").increment(1);
+                metrics::counter!("handoff_steps_total", "vendor" => vendor, "outcome" => "done")
+                    .increment(1);
                 let step = &mut saga.steps[i];
                 step.status = StepStatus::Done;
                 step.result = Some(value.clone());
@@ -157,7 +169,14 @@ pub async fn run_saga(
                     now,
                     &saga.record_key,
                     "step_done",
-                    format!("{name} done{}", if outcome_unknown { " (after checking an earlier attempt)" } else { "" }),
+                    format!(
+                        "{name} done{}",
+                        if outcome_unknown {
+                            " (after checking an earlier attempt)"
+                        } else {
+                            ""
+                        }
+                    ),
                     serde_json::json!({"saga": saga.key, "step": name, "result": value}),
                 );
                 store.save_saga(&saga, &[audit], false).await?;

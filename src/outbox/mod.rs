@@ -2,6 +2,7 @@
 //! vendors' clients ([`effects::VendorEffects`]).
 
 mod action;
+pub mod effects;
 pub mod executor;
 
 pub use action::{fill, Action};

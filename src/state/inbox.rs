@@ -155,11 +155,7 @@ impl Store {
         let mut removed = 0;
         for item in self.inner.seen.iter() {
             let (k, v) = item?;
-            let at = v
-                .as_ref()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
+            let at = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             if (at as i64) < cutoff_ms {
                 self.inner.seen.remove(k)?;
                 removed += 1;

@@ -32,7 +32,7 @@ pub use dead_letter::{DeadLetter, DeadLetterItem};
 pub use inbox::{EnqueueReport, InboxEntry};
 pub use outbox::{Completion, Saga, SagaStep, StepStatus};
 
-use handoff_connector::{Change, Cursor};
+use handoff_connector::Cursor;
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -166,9 +166,7 @@ impl Store {
     /// Stores `cursor` for `feed` and flushes. Call only after the changes the cursor covers are
     /// in the inbox ([`Store::enqueue`] returned).
     pub async fn advance_cursor(&self, feed: &str, cursor: &Cursor) -> Result<(), StateError> {
-        self.inner
-            .cursors
-            .insert(feed, encode(cursor, "cursor")?)?;
+        self.inner.cursors.insert(feed, encode(cursor, "cursor")?)?;
         self.durable().await
     }
 

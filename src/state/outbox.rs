@@ -163,11 +163,7 @@ impl Store {
                     created += 1;
                 }
                 for (record_key, bytes) in &audit {
-                    let id = tx_codec(
-                        audit_tree
-                            .generate_id()
-                            .map_err(StateError::Sled),
-                    )?;
+                    let id = tx_codec(audit_tree.generate_id().map_err(StateError::Sled))?;
                     audit_tree.insert(super::audit::audit_key(record_key, id), bytes.as_slice())?;
                 }
                 for (k, bytes) in &state {
@@ -240,11 +236,7 @@ impl Store {
                     outbox.insert(saga.key.as_bytes(), bytes.as_slice())?;
                 }
                 for (record_key, e) in &entries {
-                    let id = tx_codec(
-                        audit_tree
-                            .generate_id()
-                            .map_err(StateError::Sled),
-                    )?;
+                    let id = tx_codec(audit_tree.generate_id().map_err(StateError::Sled))?;
                     audit_tree.insert(super::audit::audit_key(record_key, id), e.as_slice())?;
                 }
                 Ok(())

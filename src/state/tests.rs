@@ -47,7 +47,10 @@ async fn enqueue_skips_repeated_events_and_versions() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let first = store
-        .enqueue(vec![change("1", Some("e1"), 10), change("1", Some("e1"), 10)])
+        .enqueue(vec![
+            change("1", Some("e1"), 10),
+            change("1", Some("e1"), 10),
+        ])
         .await
         .unwrap();
     assert_eq!((first.accepted, first.duplicates), (1, 1));
@@ -61,7 +64,10 @@ async fn enqueue_skips_repeated_events_and_versions() {
     assert_eq!((second.accepted, second.duplicates), (1, 1));
     let ready = store.inbox_ready(i64::MAX, 10).unwrap();
     assert_eq!(
-        ready.iter().map(|e| e.change.modified_at_ms).collect::<Vec<_>>(),
+        ready
+            .iter()
+            .map(|e| e.change.modified_at_ms)
+            .collect::<Vec<_>>(),
         vec![10, 11]
     );
 }
@@ -70,7 +76,10 @@ async fn enqueue_skips_repeated_events_and_versions() {
 async fn enqueued_changes_and_cursors_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.enqueue(vec![change("9", Some("e9"), 3)]).await.unwrap();
+    store
+        .enqueue(vec![change("9", Some("e9"), 3)])
+        .await
+        .unwrap();
     store
         .advance_cursor("hubspot:contacts", &Cursor("3".into()))
         .await
@@ -82,7 +91,10 @@ async fn enqueued_changes_and_cursors_survive_reopen() {
         Some(Cursor("3".into()))
     );
     // Dedupe memory survives too.
-    let again = store.enqueue(vec![change("9", Some("e9"), 3)]).await.unwrap();
+    let again = store
+        .enqueue(vec![change("9", Some("e9"), 3)])
+        .await
+        .unwrap();
     assert_eq!(again.duplicates, 1);
 }
 
@@ -106,7 +118,10 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
         )],
         state: vec![("rr:West".into(), serde_json::json!(3))],
     };
-    assert_eq!(store.complete(entries[0].seq, completion.clone()).unwrap(), 1);
+    assert_eq!(
+        store.complete(entries[0].seq, completion.clone()).unwrap(),
+        1
+    );
     assert_eq!(store.complete(entries[1].seq, completion).unwrap(), 0);
     assert_eq!(store.inbox_depth(), 0);
     assert_eq!(store.outbox_depth(), 1);
@@ -117,7 +132,10 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
     let mut s = store.sagas_ready(i64::MAX, 10).unwrap().remove(0);
     s.steps[0].status = StepStatus::Done;
     store.finish_saga(&s, &[]).await.unwrap();
-    store.enqueue(vec![change("1", Some("c"), 3)]).await.unwrap();
+    store
+        .enqueue(vec![change("1", Some("c"), 3)])
+        .await
+        .unwrap();
     let e = store.inbox_ready(i64::MAX, 10).unwrap().remove(0);
     let created = store
         .complete(
@@ -137,7 +155,10 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
 async fn dead_letters_keep_the_change_and_replay_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.enqueue(vec![change("5", Some("p"), 1)]).await.unwrap();
+    store
+        .enqueue(vec![change("5", Some("p"), 1)])
+        .await
+        .unwrap();
     let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
     let id = store
         .dead_letter_change(e.seq, e.change.clone(), "hubspot has no contacts 5", 3, 99)
@@ -161,7 +182,10 @@ async fn dead_letters_keep_the_change_and_replay_it() {
 async fn parked_sagas_are_not_ready_until_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.enqueue(vec![change("1", Some("a"), 1)]).await.unwrap();
+    store
+        .enqueue(vec![change("1", Some("a"), 1)])
+        .await
+        .unwrap();
     let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
     store
         .complete(
@@ -173,7 +197,10 @@ async fn parked_sagas_are_not_ready_until_replayed() {
         )
         .unwrap();
     let mut s = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
-    let id = store.park_saga(&mut s, "assign_owner", "HTTP 400", 7).await.unwrap();
+    let id = store
+        .park_saga(&mut s, "assign_owner", "HTTP 400", 7)
+        .await
+        .unwrap();
     assert!(store.sagas_ready(i64::MAX, 10).unwrap().is_empty());
     assert_eq!(store.status().unwrap().parked_sagas, 1);
     store.replay_dead_letter(id, 8).await.unwrap();
@@ -202,7 +229,10 @@ async fn concurrent_durable_calls_share_flushes() {
 async fn seen_keys_older_than_the_cutoff_are_pruned() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.enqueue(vec![change("1", Some("a"), 1)]).await.unwrap();
+    store
+        .enqueue(vec![change("1", Some("a"), 1)])
+        .await
+        .unwrap();
     assert_eq!(store.prune_seen(500).unwrap(), 0);
     assert_eq!(store.prune_seen(2_000).unwrap(), 2);
 }

@@ -236,13 +236,18 @@ impl AsanaClient {
         offset: Option<&str>,
     ) -> Result<Page<T>, AsanaError> {
         let limit = MAX_PAGE_SIZE.to_string();
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.extend_pairs(query);
-        q.append_pair("limit", &limit);
-        if let Some(offset) = offset {
-            q.append_pair("offset", offset);
-        }
-        self.get(&format!("{path}?{}", q.finish())).await
+        // Build the query in a block: the serializer is not `Send` and must not live across the
+        // await below.
+        let url = {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.extend_pairs(query);
+            q.append_pair("limit", &limit);
+            if let Some(offset) = offset {
+                q.append_pair("offset", offset);
+            }
+            format!("{path}?{}", q.finish())
+        };
+        self.get(&url).await
     }
 
     /// Every item of a list endpoint, following `next_page.offset` to the end.

@@ -64,7 +64,11 @@ impl Change {
         if let Some(id) = &self.event_id {
             keys.push(format!("event:{}:{}", self.source, id));
         }
-        keys.push(format!("version:{}@{}", self.record_key(), self.modified_at_ms));
+        keys.push(format!(
+            "version:{}@{}",
+            self.record_key(),
+            self.modified_at_ms
+        ));
         keys
     }
 }
@@ -122,6 +126,9 @@ mod tests {
             .filter(|k| poll.dedupe_keys().contains(k))
             .collect();
         assert_eq!(shared, vec!["version:hubspot:contacts:42@1000".to_string()]);
-        assert_ne!(hook.dedupe_keys(), change(Some("9"), 2_000, ChangeOrigin::Webhook).dedupe_keys()[1..]);
+        assert_ne!(
+            hook.dedupe_keys(),
+            change(Some("9"), 2_000, ChangeOrigin::Webhook).dedupe_keys()[1..]
+        );
     }
 }

@@ -34,7 +34,10 @@ pub enum ConnectorError {
         message: String,
     },
     #[error("{vendor} call failed transiently: {reason}")]
-    Transient { vendor: &'static str, reason: String },
+    Transient {
+        vendor: &'static str,
+        reason: String,
+    },
     #[error("{vendor} refused the request (HTTP {status}): {message}")]
     Rejected {
         vendor: &'static str,
@@ -44,9 +47,15 @@ pub enum ConnectorError {
     #[error("{vendor} has no {what}")]
     NotFound { vendor: &'static str, what: String },
     #[error("{vendor} answered with a body handoff cannot read: {reason}")]
-    Decode { vendor: &'static str, reason: String },
+    Decode {
+        vendor: &'static str,
+        reason: String,
+    },
     #[error("{vendor} client is misconfigured: {reason}")]
-    Config { vendor: &'static str, reason: String },
+    Config {
+        vendor: &'static str,
+        reason: String,
+    },
 }
 
 impl ConnectorError {

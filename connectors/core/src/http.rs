@@ -237,10 +237,13 @@ impl VendorClient {
                 )
                 .body(body);
         }
-        let response = request.send().await.map_err(|e| ConnectorError::Transient {
-            vendor: self.vendor,
-            reason: transport_reason(&e),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Transient {
+                vendor: self.vendor,
+                reason: transport_reason(&e),
+            })?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers());
         let bytes = response

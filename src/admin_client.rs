@@ -1,0 +1,147 @@
+//! How the CLI reads state: through the running daemon's admin API when it is up (sled lets one
+//! process open the database), or by opening the database directly when it is stopped.
+
+use crate::cli_support::AuditReport;
+use crate::config::ConfigError;
+use crate::state::{DeadLetter, StateError, StatusReport, Store};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors reading state for the CLI.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("the daemon's admin API at {url} answered {status}: {message}")]
+    Remote {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the daemon's admin API at {url} failed: {source}")]
+    Http { url: String, source: reqwest::Error },
+}
+
+/// Reads a daemon's state via its admin address, or directly.
+pub struct AdminClient {
+    base: String,
+    state_dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    /// From the daemon's config file (its `admin_listen` and `state_dir`).
+    pub fn for_config(config: &Path) -> Result<Self, AdminError> {
+        let loaded = crate::config::load(config)?;
+        Ok(Self::new(
+            loaded.config.admin_listen,
+            loaded.config.state_dir.clone(),
+        ))
+    }
+
+    pub fn new(admin: std::net::SocketAddr, state_dir: PathBuf) -> Self {
+        Self {
+            base: format!("http://{admin}"),
+            state_dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("a plain HTTP client builds"),
+        }
+    }
+
+    /// `None` when no daemon listens (then the caller opens the store).
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<Option<T>, AdminError> {
+        let url = format!("{}{path}", self.base);
+        let response = match self.http.request(method, &url).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Ok(None),
+            Err(source) => return Err(AdminError::Http { url, source }),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let message = response.text().await.unwrap_or_default();
+            return Err(AdminError::Remote {
+                url,
+                status: status.as_u16(),
+                message,
+            });
+        }
+        response
+            .json()
+            .await
+            .map(Some)
+            .map_err(|source| AdminError::Http { url, source })
+    }
+
+    fn open(&self) -> Result<Store, AdminError> {
+        Ok(Store::open(&self.state_dir)?)
+    }
+
+    pub async fn status(&self) -> Result<StatusReport, AdminError> {
+        match self.call(reqwest::Method::GET, "/admin/status").await? {
+            Some(s) => Ok(s),
+            None => Ok(self.open()?.status()?),
+        }
+    }
+
+    pub async fn audit(&self, record: &str) -> Result<AuditReport, AdminError> {
+        let path = format!("/admin/audit/{}", urlencode(record));
+        match self.call(reqwest::Method::GET, &path).await? {
+            Some(r) => Ok(r),
+            None => Ok(crate::cli_support::audit_report(&self.open()?, record)?),
+        }
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, AdminError> {
+        match self
+            .call(reqwest::Method::GET, "/admin/dead-letters")
+            .await?
+        {
+            Some(d) => Ok(d),
+            None => Ok(self.open()?.dead_letters()?),
+        }
+    }
+
+    pub async fn replay(&self, id: u64) -> Result<DeadLetter, AdminError> {
+        let path = format!("/admin/dead-letters/{id}/replay");
+        match self.call(reqwest::Method::POST, &path).await? {
+            Some(d) => Ok(d),
+            None => Ok(self
+                .open()?
+                .replay_dead_letter(id, handoff_connector::now_ms())
+                .await?),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `handoff status` for people.
+pub fn render_status(s: &StatusReport) -> String {
+    let mut out = format!(
+        "inbox:        {} changes waiting\noutbox:       {} sagas pending ({} parked)\ncompleted:    {} sagas\ndead letters: {}\ndisk:         {} bytes\ncursors:\n",
+        s.inbox_depth, s.outbox_depth, s.parked_sagas, s.completed_sagas, s.dead_letters, s.size_on_disk
+    );
+    if s.cursors.is_empty() {
+        out.push_str("  (none yet)\n");
+    }
+    for (feed, cursor) in &s.cursors {
+        let human = cursor
+            .parse::<i64>()
+            .ok()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        out.push_str(&format!("  {feed}: {cursor}{human}\n"));
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! Seeds the emulators with the sandbox's world before the daemon starts: the 35 sales agents
+//! and their managers as HubSpot owners in their regional teams, a small customer-success team
+//! (the CSM pool), a Slack user for each of them, the 85 accounts as companies (each with a web
+//! domain and, as its owner, the agent with most opportunities on it), and one Asana project
+//! template per customer tier.
+
+use super::data::{account_domain, person_email, Dataset};
+use handoff_asana::AsanaEmulator;
+use handoff_hubspot::HubSpotEmulator;
+use handoff_slack::SlackEmulator;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// The customer-success team added as the CSM pool (the Maven data has none).
+pub const CSMS: [(&str, &str); 4] = [
+    ("Priya", "Natarajan"),
+    ("Tom", "Okafor"),
+    ("Lena", "Fischer"),
+    ("Marco", "Rossi"),
+];
+
+/// Ids the replay needs.
+#[derive(Debug, Default)]
+pub struct World {
+    /// Sales agent name → HubSpot owner id.
+    pub owner_ids: HashMap<String, String>,
+    /// Account name → HubSpot company id.
+    pub company_ids: HashMap<String, String>,
+    /// Email → Slack user id, for every person.
+    pub slack_users: HashMap<String, String>,
+    /// Emails of the sales agents (who receive lead DMs and click "Claim lead").
+    pub agent_emails: Vec<String>,
+}
+
+fn props(pairs: &[(&str, String)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect()
+}
+
+/// Seeds HubSpot, Slack and Asana; returns the ids the replay uses.
+pub fn seed(
+    data: &Dataset,
+    hubspot: &HubSpotEmulator,
+    slack: &SlackEmulator,
+    asana: &AsanaEmulator,
+) -> World {
+    let mut world = World::default();
+    let person = |first: &str, last: &str, team: &str, world: &mut World| -> String {
+        let email = person_email(&format!("{first} {last}"));
+        let id = hubspot.add_owner(&email, first, last, Some(team));
+        let slack_id = slack.add_user(&email, &format!("{first} {last}"));
+        world.slack_users.insert(email, slack_id);
+        id
+    };
+    let mut managers: Vec<(&str, &str)> = Vec::new();
+    for a in &data.agents {
+        let (first, last) = split_name(&a.sales_agent);
+        let id = person(first, last, &a.regional_office, &mut world);
+        world.owner_ids.insert(a.sales_agent.clone(), id);
+        world.agent_emails.push(person_email(&a.sales_agent));
+        if !managers.iter().any(|(m, _)| *m == a.manager) {
+            managers.push((&a.manager, &a.regional_office));
+        }
+    }
+    for (manager, office) in managers {
+        let (first, last) = split_name(manager);
+        person(first, last, office, &mut world);
+    }
+    for (first, last) in CSMS {
+        person(first, last, "Customer Success", &mut world);
+    }
+
+    // The named-account owner: the agent with most opportunities on the account.
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for o in &data.opportunities {
+        if let Some(acct) = &o.account {
+            *counts
+                .entry((acct.as_str(), o.sales_agent.as_str()))
+                .or_default() += 1;
+        }
+    }
+    for a in &data.accounts {
+        let owner = counts
+            .iter()
+            .filter(|((acct, _), _)| *acct == a.account)
+            .max_by_key(|((_, agent), n)| (**n, std::cmp::Reverse(*agent)))
+            .and_then(|((_, agent), _)| world.owner_ids.get(*agent).cloned())
+            .unwrap_or_default();
+        let id = hubspot.create_object(
+            "companies",
+            props(&[
+                ("name", a.account.clone()),
+                ("domain", account_domain(&a.account)),
+                ("industry", a.sector.clone()),
+                ("country", a.office_location.clone()),
+                (
+                    "numberofemployees",
+                    a.employees.map(|e| e.to_string()).unwrap_or_default(),
+                ),
+                (
+                    "annualrevenue",
+                    a.revenue
+                        .map(|r| format!("{:.0}", r * 1_000_000.0))
+                        .unwrap_or_default(),
+                ),
+                (
+                    "founded_year",
+                    a.year_established
+                        .map(|y| y.to_string())
+                        .unwrap_or_default(),
+                ),
+                ("hubspot_owner_id", owner),
+            ]),
+        );
+        world.company_ids.insert(a.account.clone(), id);
+    }
+
+    for (tier, extra) in [
+        (
+            "Enterprise",
+            vec![
+                "Executive sponsor call",
+                "Security review",
+                "Integration plan",
+            ],
+        ),
+        ("Growth", vec!["Integration plan"]),
+        ("Starter", vec![]),
+    ] {
+        let mut kickoff = vec!["Welcome email", "Kickoff call"];
+        kickoff.extend(extra);
+        asana.add_template(
+            &format!("Onboarding — {tier}"),
+            vec![
+                (
+                    "Kickoff".to_string(),
+                    kickoff.into_iter().map(String::from).collect(),
+                ),
+                (
+                    "Go live".to_string(),
+                    vec![
+                        "Training session".to_string(),
+                        "First value review".to_string(),
+                    ],
+                ),
+            ],
+        );
+    }
+    world
+}
+
+fn split_name(name: &str) -> (&str, &str) {
+    name.trim().split_once(' ').unwrap_or((name, ""))
+}

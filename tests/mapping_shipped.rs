@@ -1,0 +1,177 @@
+//! The shipped mappings load, and the lead mapping copes with real-world contact data
+//! (datablist's 10,000 generated customers: free-text countries, phones with extensions).
+
+use std::path::{Path, PathBuf};
+
+use handoff::mapping::{load_dir, MapOutcome, Mapping};
+use serde_json::{json, Value};
+
+const CUSTOMERS: &str = "/work/shared/datasets/datablist-customers/customers-10000.csv";
+
+fn mappings_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings")
+}
+
+fn lead_mapping() -> Mapping {
+    Mapping::load(&mappings_dir().join("hubspot-contact-to-lead.yaml")).unwrap()
+}
+
+#[test]
+fn every_shipped_mapping_parses() {
+    let all = load_dir(&mappings_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let mut names: Vec<&str> = all.iter().map(Mapping::name).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["hubspot-contact-to-lead", "hubspot-deal-to-onboarding"]
+    );
+    for m in &all {
+        assert_eq!(m.source().system, "hubspot");
+        assert_eq!(m.target().system, "handoff");
+    }
+}
+
+#[test]
+fn lead_mapping_on_a_hubspot_contact() {
+    let contact = json!({
+        "id": "51",
+        "properties": {
+            "email": " Maria.Jones@Acme-Widgets.com ", "firstname": "Maria", "lastname": "Jones", "company": "Acme Widgets",
+            "website": "https://www.acme-widgets.com/about", "country": "United Kingdom", "city": "Leeds",
+            "phone": "020 7946 0958", "lifecyclestage": "marketingqualifiedlead", "hs_lead_status": "NEW",
+            "hs_legal_basis": "Legitimate interest – prospect/lead", "hubspot_owner_id": "8812", "createdate": "2026-11-20T09:12:44.120Z"
+        },
+        "associations": {}
+    });
+    let out = lead_mapping().apply(&contact);
+    assert!(out.passed(), "{:?}", out.gates);
+    let r = &out.record;
+    assert_eq!(r["email"], "maria.jones@acme-widgets.com");
+    assert_eq!(r["full_name"], "Maria Jones");
+    assert_eq!(r["company_domain"], "acme-widgets.com");
+    assert_eq!(r["country_code"], "GB");
+    assert_eq!(r["phone"], "+442079460958");
+    assert_eq!(r["lifecycle_stage"], "MQL");
+    assert_eq!(r["consent"], "granted");
+    assert_eq!(r["owner_id"], "8812");
+
+    let mut test_contact = contact.clone();
+    test_contact["properties"]["firstname"] = json!("TEST");
+    test_contact["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("hs_legal_basis");
+    let out = lead_mapping().apply(&test_contact);
+    assert_eq!(
+        out.failure_reasons().collect::<Vec<_>>(),
+        ["no_consent", "test_data"]
+    );
+}
+
+#[test]
+fn deal_mapping_on_a_hubspot_deal() {
+    let m = Mapping::load(&mappings_dir().join("hubspot-deal-to-onboarding.yaml")).unwrap();
+    let deal = json!({"id": "9001", "properties": {
+        "dealname": "Acme  renewal", "amount": "4821.50", "dealstage": "closedwon", "pipeline": "default",
+        "closedate": "2026-11-19T17:00:00Z", "hubspot_owner_id": "8812", "product": "GTXPro"}});
+    let out = m.apply(&deal);
+    assert!(out.passed(), "{:?}", out.gates);
+    assert_eq!(out.record["deal_name"], "Acme renewal");
+    assert_eq!(out.record["amount"], json!(4821.5));
+    assert_eq!(out.record["product"], "GTX Pro");
+    assert_eq!(out.record["close_date"], "2026-11-19");
+    let out = m.apply(&json!({"id": "9002", "properties": {"dealname": "", "amount": null}}));
+    assert_eq!(
+        out.failure_reasons().collect::<Vec<_>>(),
+        ["missing_deal_name", "missing_amount"]
+    );
+}
+
+/// One CSV row as a HubSpot contact. The CSV has no legal-basis column; every row gets one
+/// so the consent gate is not the only story.
+fn contact_from_row(row: &csv::StringRecord) -> Value {
+    json!({
+        "id": row[1],
+        "properties": {
+            "firstname": row[2], "lastname": row[3], "company": row[4], "city": row[5], "country": row[6],
+            "phone": row[7], "mobilephone": row[8], "email": row[9], "website": row[11],
+            "hs_legal_basis": "Legitimate interest – prospect/lead",
+        },
+        "associations": {}
+    })
+}
+
+#[test]
+fn lead_mapping_on_500_real_rows() {
+    let mapping = lead_mapping();
+    let mut reader = csv::Reader::from_path(CUSTOMERS).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().take(500).map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 500);
+    let outcomes: Vec<(csv::StringRecord, MapOutcome)> = rows
+        .into_iter()
+        .map(|row| (row.clone(), mapping.apply(&contact_from_row(&row))))
+        .collect();
+
+    let count = |f: &dyn Fn(&csv::StringRecord, &MapOutcome) -> bool| {
+        outcomes.iter().filter(|(r, o)| f(r, o)).count()
+    };
+    let failed = |o: &MapOutcome, gate: &str| o.gates.iter().any(|g| g.gate == gate && !g.passed);
+
+    // Every row has an email and a website: all get an email and a domain.
+    assert_eq!(count(&|_, o| o.record.contains_key("email")), 500);
+    assert!(count(&|_, o| o.record.contains_key("company_domain")) >= 495);
+    // Country codes: every country name in the data resolves except withdrawn ISO codes.
+    let withdrawn = count(&|r, _| &r[6] == "Netherlands Antilles");
+    assert_eq!(
+        count(&|_, o| o.record.contains_key("country_code")),
+        500 - withdrawn
+    );
+    // Phones: many have extensions or cannot be valid for the stated country; some are fine.
+    let phone_failed = count(&|_, o| failed(o, "valid:phone"));
+    let phone_ok = count(&|_, o| o.record.contains_key("phone"));
+    assert_eq!(
+        phone_failed + phone_ok,
+        500,
+        "every row has a phone: it either formats or fails"
+    );
+    assert!(
+        phone_failed >= 50 && phone_ok >= 50,
+        "failed {phone_failed}, ok {phone_ok}"
+    );
+    for (_, o) in &outcomes {
+        if let Some(p) = o.record.get("phone").and_then(Value::as_str) {
+            assert!(
+                p.starts_with('+')
+                    && p[1..].bytes().all(|b| b.is_ascii_digit())
+                    && (8..=16).contains(&p.len()),
+                "{p}"
+            );
+        }
+    }
+    // Test data is detected exactly where the rows say so.
+    let is_test = |r: &csv::StringRecord| {
+        let email = r[9].trim().to_lowercase();
+        email.ends_with("@example.com")
+            || email.ends_with("@test.com")
+            || r[2].eq_ignore_ascii_case("test")
+            || r[3].eq_ignore_ascii_case("test")
+    };
+    assert_eq!(
+        count(&|_, o| failed(o, "not_test_data")),
+        count(&|r, _| is_test(r))
+    );
+    // Consent and required company/country pass everywhere in this data.
+    assert_eq!(
+        count(&|_, o| failed(o, "consent")
+            || failed(o, "required:company")
+            || failed(o, "required:country")),
+        0
+    );
+    // Every failure carries a known reason code.
+    for (_, o) in &outcomes {
+        for reason in o.failure_reasons() {
+            assert!(["invalid_phone", "test_data"].contains(&reason), "{reason}");
+        }
+    }
+    eprintln!("500 rows: phone ok {phone_ok}, phone invalid {phone_failed}, withdrawn countries {withdrawn}");
+}
