@@ -29,10 +29,8 @@ pub enum MatchedBy {
 
 /// Flow-state key of the index entry for a domain.
 pub fn domain_key(domain: &str) -> String {
-    format!(
-        "account:domain:{}",
-        domain.trim().trim_start_matches("www.").to_lowercase()
-    )
+    let domain = domain.trim().to_lowercase();
+    format!("account:domain:{}", domain.trim_start_matches("www."))
 }
 
 /// Flow-state key of the index entry for a company name.

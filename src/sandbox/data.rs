@@ -199,7 +199,7 @@ pub fn person_email(name: &str) -> String {
     )
 }
 
-/// `Acme Corporation` → `acmecorporation.example.com`: the web domain the sandbox gives an
+/// `Acme Corporation` → `acmecorporation.com`: the web domain the sandbox gives an
 /// account (the Maven data has none), shared with some arriving leads so matching is exercised.
 pub fn account_domain(name: &str) -> String {
     let slug: String = name
@@ -207,7 +207,7 @@ pub fn account_domain(name: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    format!("{slug}.example.com")
+    format!("{slug}.com")
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::*;
-use handoff_connector::{ChangeKind, ChangeOrigin, IdempotencyKey};
+use handoff_connector::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};
 
 fn change(id: &str, event: Option<&str>, at: i64) -> Change {
     Change {
