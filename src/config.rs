@@ -24,7 +24,7 @@ pub enum ConfigError {
     #[error("{path}: {source}")]
     Parse {
         path: PathBuf,
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     #[error("{path}:{line}:{column}: {field}: {message}")]
     Invalid {
@@ -441,7 +441,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let config: Config = serde_saphyr::from_str(text).map_err(|source| ConfigError::Parse {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     })?;
     check(&config, path)?;
     Ok(config)

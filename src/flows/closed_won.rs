@@ -38,7 +38,7 @@ pub(super) async fn decide(
 ) -> Result<Completion, FlowError> {
     let cfg = &flows.loaded.config.closed_won;
     let stage = deal.prop("dealstage").unwrap_or_default();
-    if !cfg.won_stages.iter().any(|s| *s == stage) {
+    if !cfg.won_stages.contains(&stage) {
         return Ok(Completion::default());
     }
     let record_key = change.record_key();

@@ -9,6 +9,25 @@ use phonenumber::Mode;
 
 use super::value;
 
+/// Patterns phonenumber may keep compiled at once.
+///
+/// phonenumber 0.3 compiles its metadata's regular expressions lazily through one shared LRU
+/// cache of 100 entries. Numbers from many regions (real lead lists span ~240) evict each other's
+/// patterns, so nearly every number recompiled several: about 1,500 numbers/s. The crate exposes
+/// the cache (`Database::cache`), so handoff swaps in a larger one once; upstream's fix (remove
+/// the cache, compile everything) is unreleased and costs ~570 MB. Memory grows only with the
+/// patterns actually used.
+const REGEX_CACHE_CAPACITY: usize = 4096;
+
+fn widen_regex_cache() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        *cache = regex_cache::RegexCache::new(REGEX_CACHE_CAPACITY);
+    });
+}
+
 /// A compiled `e164` transform.
 #[derive(Debug, Clone)]
 pub(crate) struct E164 {
@@ -30,6 +49,7 @@ pub(crate) fn region(code: &str) -> Option<Region> {
 impl E164 {
     /// Formats `text` as E.164; `Err` is a human detail.
     pub fn apply(&self, text: &str, slots: &[Option<Value>]) -> Result<String, String> {
+        widen_regex_cache();
         let from_field = self
             .region_from
             .and_then(|slot| slots.get(slot)?.as_ref())

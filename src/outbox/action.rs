@@ -70,11 +70,9 @@ impl Action {
 /// Replaces `{name}` placeholders in every string inside `value`.
 pub fn fill(value: &mut serde_json::Value, vars: &[(String, String)]) {
     match value {
-        serde_json::Value::String(s) => {
-            if s.contains('{') {
-                for (k, v) in vars {
-                    *s = s.replace(&format!("{{{k}}}"), v);
-                }
+        serde_json::Value::String(s) if s.contains('{') => {
+            for (k, v) in vars {
+                *s = s.replace(&format!("{{{k}}}"), v);
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(|i| fill(i, vars)),

@@ -133,7 +133,7 @@ pub fn seed(
         let mut kickoff = vec!["Welcome email", "Kickoff call"];
         kickoff.extend(extra);
         asana.add_template(
-            &format!("Onboarding — {tier}"),
+            format!("Onboarding — {tier}"),
             vec![
                 (
                     "Kickoff".to_string(),

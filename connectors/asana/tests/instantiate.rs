@@ -31,8 +31,13 @@ async fn instantiation_job_yields_the_templates_sections_and_tasks() {
         .unwrap();
     assert_eq!(job.status, JobStatus::InProgress);
     assert_eq!(job.resource_type.as_deref(), Some("job"));
-    assert!(job.new_project.is_none(), "no project while the job runs");
-    assert!(h.emu.projects().is_empty());
+    // As in Asana, the job names the project it is creating, and the project is findable by
+    // name while the job runs (so a retry after a timed-out wait finds it instead of
+    // instantiating twice).
+    let pending = job.new_project.as_ref().expect("the job names its project");
+    assert_eq!(h.emu.projects().len(), 1);
+    let found = h.client.find_project_by_name(&team, NAME).await.unwrap();
+    assert_eq!(found.map(|p| p.gid), Some(pending.gid.clone()));
 
     let project = h.client.wait_for_job(&job.gid).await.unwrap();
     assert_eq!(project.name.as_deref(), Some(NAME));
@@ -248,7 +253,14 @@ async fn failed_and_slow_jobs_surface_as_typed_errors() {
         .unwrap_err();
     assert!(matches!(err, AsanaError::JobFailed { .. }), "{err}");
     assert_eq!(err.class(), ErrorClass::Permanent);
-    assert!(h.emu.projects().is_empty());
+    // The failed job's project is archived: nothing active is left behind to be found.
+    assert!(h.emu.projects().iter().all(|p| p["archived"] == true));
+    assert!(h
+        .client
+        .find_project_by_name(&team, NAME)
+        .await
+        .unwrap()
+        .is_none());
 
     let slow = start(EmulatorConfig {
         job_delay_ms: 60_000,

@@ -59,11 +59,12 @@ pub(crate) enum JobOutcome {
 
 pub(crate) struct JobRec {
     pub gid: String,
-    pub template_gid: String,
-    pub name: String,
     pub due: Instant,
     pub will_fail: bool,
     pub outcome: JobOutcome,
+    /// The project the job creates: it exists (findable by name) from the moment the job
+    /// starts, as in Asana, whose `JobResponse.new_project` is set while the job runs.
+    pub project_gid: String,
 }
 
 /// Everything the emulator holds.
@@ -181,20 +182,20 @@ impl Store {
         gid
     }
 
-    /// Settles every job whose delay has passed at `now`.
+    /// Settles every job whose delay has passed at `now`. A failed job's project is archived.
     pub fn settle_jobs(&mut self, now: Instant) {
         let due: Vec<usize> = (0..self.jobs.len())
             .filter(|&i| self.jobs[i].outcome == JobOutcome::Pending && self.jobs[i].due <= now)
             .collect();
         for i in due {
+            let project_gid = self.jobs[i].project_gid.clone();
             let outcome = if self.jobs[i].will_fail {
+                if let Some(p) = self.project_mut(&project_gid) {
+                    p.archived = true;
+                }
                 JobOutcome::Failed
             } else {
-                let name = self.jobs[i].name.clone();
-                let template = self.jobs[i].template_gid.clone();
-                JobOutcome::Succeeded {
-                    project_gid: self.add_project(name, Some(&template)),
-                }
+                JobOutcome::Succeeded { project_gid }
             };
             self.jobs[i].outcome = outcome;
         }
@@ -314,10 +315,10 @@ impl Store {
         })
     }
 
-    /// `JobResponse`: `new_project` once the job succeeded.
+    /// `JobResponse`: `new_project` is the project being created (set while the job runs).
     pub fn job_json(&self, j: &JobRec) -> Value {
         let (status, new_project) = match &j.outcome {
-            JobOutcome::Pending => ("in_progress", Value::Null),
+            JobOutcome::Pending => ("in_progress", self.project_compact(&j.project_gid)),
             JobOutcome::Succeeded { project_gid } => {
                 ("succeeded", self.project_compact(project_gid))
             }

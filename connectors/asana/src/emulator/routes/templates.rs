@@ -112,10 +112,10 @@ pub(crate) async fn instantiate(
         }
     }
     let job_gid = store.gid();
+    let project_gid = store.add_project(name.clone(), Some(&gid));
     store.jobs.push(JobRec {
         gid: job_gid.clone(),
-        template_gid: gid,
-        name,
+        project_gid,
         due: now + Duration::from_millis(emu.inner.config.job_delay_ms),
         will_fail: emu.take_failing_job(),
         outcome: JobOutcome::Pending,
