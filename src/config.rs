@@ -539,3 +539,85 @@ fn check_mappings(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUNDLED: &str = include_str!("sandbox/handoff.yaml");
+
+    fn parse_err(text: &str) -> String {
+        parse(text, Path::new("handoff.yaml"))
+            .expect_err("config should be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn the_bundled_sandbox_config_parses() {
+        let c = parse(BUNDLED, Path::new("handoff.yaml")).unwrap();
+        assert_eq!(c.lead_handoff.teams.len(), 3);
+        assert_eq!(c.closed_won.tiers.len(), 3);
+        assert_eq!(c.hubspot.poll.objects, ["companies", "contacts", "deals"]);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_and_line() {
+        let text = BUNDLED.replace("  portal_id: 62515", "  portal_id: 62515\n  portal: 1");
+        let err = parse_err(&text);
+        assert!(err.starts_with("handoff.yaml"), "{err}");
+        let line = BUNDLED
+            .lines()
+            .position(|l| l.starts_with("  portal_id"))
+            .unwrap()
+            + 2;
+        assert!(
+            err.contains(&format!("line {line} column 3: unknown field `portal`")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_cron_schedule_names_line_column_and_field() {
+        let text = BUNDLED.replace("\"*/15 * * * * *\"", "\"every minute\"");
+        let err = parse_err(&text);
+        let line = BUNDLED
+            .lines()
+            .position(|l| l.contains("schedule:"))
+            .unwrap()
+            + 1;
+        assert!(err.starts_with(&format!("handoff.yaml:{line}:")), "{err}");
+        assert!(err.contains("hubspot.poll.schedule"), "{err}");
+        assert!(err.contains("every minute"), "{err}");
+    }
+
+    #[test]
+    fn a_default_team_that_does_not_exist_is_refused_with_the_choices() {
+        let text = BUNDLED.replace("default_team: Central", "default_team: North");
+        let err = parse_err(&text);
+        assert!(err.contains("lead_handoff.default_team"), "{err}");
+        assert!(
+            err.contains("`North`") && err.contains("(teams: Central, East, West)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_name_the_variable_never_a_value() {
+        let r = SecretRef {
+            env: Some("HANDOFF_TEST_SURELY_UNSET_VAR".into()),
+            file: None,
+        };
+        let err = r
+            .resolve(Path::new("handoff.yaml"), "hubspot.token")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HANDOFF_TEST_SURELY_UNSET_VAR") && err.contains("hubspot.token"));
+        let both = SecretRef {
+            env: Some("A".into()),
+            file: Some("/x".into()),
+        };
+        assert!(both
+            .resolve(Path::new("h.yaml"), "slack.bot_token")
+            .is_err());
+    }
+}
