@@ -21,21 +21,13 @@ struct Cli {
 enum Command {
     /// Run the daemon (the systemd service).
     Run {
-        #[arg(
-            long,
-            env = "HANDOFF_CONFIG",
-            default_value = "/etc/handoff/handoff.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Check the config and every mapping; exit 64 with file:line:column on the first error.
     Validate {
-        #[arg(
-            long,
-            env = "HANDOFF_CONFIG",
-            default_value = "/etc/handoff/handoff.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Also resolve secrets (environment variables, credential files).
         #[arg(long)]
         secrets: bool,
@@ -50,24 +42,16 @@ enum Command {
     },
     /// Cursors, inbox and outbox depth, dead letters.
     Status {
-        #[arg(
-            long,
-            env = "HANDOFF_CONFIG",
-            default_value = "/etc/handoff/handoff.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         #[arg(long)]
         json: bool,
     },
     /// What happened to a record and why (`hubspot:contacts:42` or a bare id).
     Audit {
         record: String,
-        #[arg(
-            long,
-            env = "HANDOFF_CONFIG",
-            default_value = "/etc/handoff/handoff.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         #[arg(long)]
         json: bool,
     },
@@ -97,6 +81,19 @@ enum Command {
     },
     /// Run the daemon against in-process emulators seeded with real CRM data.
     Sandbox(handoff::sandbox::SandboxArgs),
+}
+
+/// `--config FILE` (or `HANDOFF_CONFIG`), shared by every command that reads the config.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The daemon's config file.
+    #[arg(
+        long = "config",
+        env = "HANDOFF_CONFIG",
+        default_value = "/etc/handoff/handoff.yaml",
+        global = true
+    )]
+    path: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -138,7 +135,7 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config } => {
-            let loaded = config::load(&config)?;
+            let loaded = config::load(&config.path)?;
             handoff::daemon::telemetry::init_logs(&loaded.config.log);
             let vendors = handoff::daemon::vendors::from_config(&loaded)?;
             let listeners = handoff::daemon::Listeners {
@@ -155,13 +152,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { config, secrets } => {
-            let loaded = config::load(&config)?;
+            let loaded = config::load(&config.path)?;
             if secrets {
                 handoff::daemon::vendors::from_config(&loaded)?;
             }
             println!(
                 "{}: ok ({} mappings: {})",
-                config.display(),
+                config.path.display(),
                 loaded.mappings.len(),
                 loaded
                     .mappings
@@ -187,7 +184,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Status { config, json } => {
-            let admin = handoff::admin_client::AdminClient::for_config(&config)?;
+            let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
             let status = admin.status().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -201,7 +198,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             config,
             json,
         } => {
-            let admin = handoff::admin_client::AdminClient::for_config(&config)?;
+            let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
             let report = admin.audit(&record).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -211,7 +208,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::DeadLetters { action, config } => {
-            let admin = handoff::admin_client::AdminClient::for_config(&config)?;
+            let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
             match action {
                 DeadLetterAction::List { json } => {
                     let letters = admin.dead_letters().await?;
