@@ -59,13 +59,8 @@ enum Command {
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
-        #[arg(
-            long,
-            env = "HANDOFF_CONFIG",
-            default_value = "/etc/handoff/handoff.yaml",
-            global = true
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Serve one vendor's emulator standalone.
     Emulate {
