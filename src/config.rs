@@ -240,6 +240,14 @@ pub struct SlackSection {
     pub bot_token: SecretRef,
     /// Verifies interactivity requests (`X-Slack-Signature`).
     pub signing_secret: SecretRef,
+    /// Web API calls per minute for this app (Slack Tier 3 methods allow about 50; Tier 4
+    /// about 100; `chat.postMessage` about one per second per channel).
+    #[serde(default = "default_slack_rate")]
+    pub requests_per_minute: u32,
+}
+
+fn default_slack_rate() -> u32 {
+    50
 }
 
 fn default_slack_url() -> url::Url {
@@ -256,6 +264,13 @@ pub struct AsanaSection {
     pub workspace_gid: String,
     /// Team that owns onboarding projects.
     pub team_gid: String,
+    /// API calls per minute for this token (Asana: 150 on free domains, 1,500 on paid).
+    #[serde(default = "default_asana_rate")]
+    pub requests_per_minute: u32,
+}
+
+fn default_asana_rate() -> u32 {
+    1500
 }
 
 fn default_asana_url() -> url::Url {
@@ -439,12 +454,49 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 
 /// Parses and checks the file's own rules (not the mappings, not secrets).
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let config: Config = serde_saphyr::from_str(text).map_err(|source| ConfigError::Parse {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })?;
+    let mut field = None;
+    let options = serde_saphyr::options! { with_snippet: false };
+    let config: Config =
+        serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+            serde_path_to_error::deserialize(de).map_err(|err| {
+                field = Some(err.path().to_string());
+                err.into_inner()
+            })
+        })
+        .map_err(|source| syntax_error(path, source, field.as_deref()))?;
     check(&config, path)?;
     Ok(config)
+}
+
+/// A YAML or shape error (syntax, unknown key, wrong type) as `file:line:column: field: message`.
+fn syntax_error(path: &Path, err: serde_saphyr::Error, field: Option<&str>) -> ConfigError {
+    use serde_saphyr::MessageFormatter;
+    let Some(at) = err.location() else {
+        return ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(err),
+        };
+    };
+    // `Spanned` values show up as an extra `.value` segment in serde paths; no config key is
+    // named `value`, so drop them. `.` is serde_path_to_error's name for the document root.
+    let field = field
+        .unwrap_or(".")
+        .replace(".value", "")
+        .trim_start_matches('.')
+        .to_string();
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: at.line(),
+        column: at.column(),
+        field: if field.is_empty() {
+            "(top level)".into()
+        } else {
+            field
+        },
+        message: serde_saphyr::UserMessageFormatter
+            .format_message(&err)
+            .to_string(),
+    }
 }
 
 fn invalid<T>(path: &Path, at: &Spanned<T>, field: &str, message: String) -> ConfigError {
@@ -571,7 +623,9 @@ mod tests {
             .unwrap()
             + 2;
         assert!(
-            err.contains(&format!("line {line} column 3: unknown field `portal`")),
+            err.starts_with(&format!(
+                "handoff.yaml:{line}:3: hubspot.portal: unknown field `portal`"
+            )),
             "{err}"
         );
     }

@@ -40,19 +40,21 @@ pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
     hubspot.requests_per_window = c.hubspot.rate.requests;
     hubspot.rate_window_ms = c.hubspot.rate.window_s * 1000;
     hubspot.poll_overlap_ms = c.hubspot.poll.overlap_ms;
-    let slack = SlackConfig::new(
+    let mut slack = SlackConfig::new(
         c.slack.bot_token.resolve(path, "slack.bot_token")?,
         c.slack
             .signing_secret
             .resolve(path, "slack.signing_secret")?,
     )
     .with_base_url(c.slack.base_url.clone());
-    let asana = AsanaConfig::new(
+    slack.requests_per_minute = c.slack.requests_per_minute;
+    let mut asana = AsanaConfig::new(
         c.asana.base_url.clone(),
         c.asana.token.resolve(path, "asana.token")?,
         c.asana.workspace_gid.clone(),
         c.asana.team_gid.clone(),
     );
+    asana.requests_per_minute = c.asana.requests_per_minute;
     let settings = VendorSettings {
         hubspot,
         slack,
@@ -70,7 +72,18 @@ pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
 }
 
 /// Builds the vendors from resolved settings.
-pub fn build(s: VendorSettings) -> Result<Vendors, ConnectorError> {
+///
+/// The change feed reads, for contacts, deals and companies, the properties the flows decide
+/// on (unless the settings list some): a poll's snapshot is processed as is, and one without
+/// `lifecyclestage` or `dealstage` would be judged "not sales-ready" / "not won" and dropped,
+/// while its record version is marked seen so the webhook of the same change is deduplicated.
+pub fn build(mut s: VendorSettings) -> Result<Vendors, ConnectorError> {
+    for object in ["contacts", "deals", "companies"] {
+        s.hubspot
+            .properties
+            .entry(object.to_string())
+            .or_insert_with(|| crate::flows::Flows::properties_for(object));
+    }
     let hubspot = HubSpotClient::new(&s.hubspot)?;
     let slack = SlackClient::new(&s.slack)?;
     let team = s.asana.team_gid.clone();

@@ -1,0 +1,691 @@
+//! Shared harness for the black-box daemon tests (`tests/daemon_*.rs`, `tests/cli_*.rs`).
+//!
+//! Starts the HubSpot, Slack and Asana emulators in the test process on `127.0.0.1:0`, seeds
+//! a small sales organisation (three territory teams, a CSM pool, one Asana template per
+//! tier), writes a `handoff.yaml` pointing at them, and runs the daemon either in-process
+//! ([`TestEnv::start_in_process`]) or as a child process of the `handoff` binary
+//! ([`TestEnv::start_child`]). Assertions read the emulators' state and the admin API; every
+//! wait polls a condition against a deadline.
+#![allow(dead_code)]
+
+use handoff::daemon::vendors::{self, VendorSettings};
+use handoff::daemon::{self, Listeners};
+use handoff::flows::Links;
+use handoff_asana::{AsanaConfig, AsanaEmulator};
+use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
+use handoff_slack::{SlackConfig, SlackEmulator};
+use secrecy::SecretString;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// West team (territory US, CA, ...), in round-robin order.
+pub const WEST: [&str; 3] = [
+    "wendy.west@example.com",
+    "walt.west@example.com",
+    "wanda.west@example.com",
+];
+/// East team (territory GB, DE, ...).
+pub const EAST: [&str; 2] = ["erin.east@example.com", "ed.east@example.com"];
+/// Central team (territory JP, IN, ...; also the default team).
+pub const CENTRAL: [&str; 2] = ["cleo.central@example.com", "cal.central@example.com"];
+/// The CSM pool.
+pub const CSMS: [&str; 2] = ["cara.csm@example.com", "cody.csm@example.com"];
+/// Asana templates per tier (Enterprise ≥ 5000, Growth ≥ 1000, Starter ≥ 0).
+pub const ENTERPRISE: &str = "Onboarding — Enterprise";
+pub const GROWTH: &str = "Onboarding — Growth";
+pub const STARTER: &str = "Onboarding — Starter";
+
+/// Environment variables the child daemon reads its secrets from.
+pub const ENV_HUBSPOT_TOKEN: &str = "HANDOFF_TEST_HUBSPOT_TOKEN";
+pub const ENV_HUBSPOT_SECRET: &str = "HANDOFF_TEST_HUBSPOT_CLIENT_SECRET";
+pub const ENV_SLACK_TOKEN: &str = "HANDOFF_TEST_SLACK_TOKEN";
+pub const ENV_SLACK_SECRET: &str = "HANDOFF_TEST_SLACK_SIGNING_SECRET";
+pub const ENV_ASANA_TOKEN: &str = "HANDOFF_TEST_ASANA_TOKEN";
+
+/// A poll schedule that never fires during a test (midnight on 1 January).
+pub const POLL_NEVER: &str = "0 0 0 1 1 *";
+
+/// The repository's `mappings/` folder.
+pub fn mappings_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings")
+}
+
+/// Polls `check` every 50 ms until it returns true or `within` passes; returns the last answer.
+pub async fn wait_until<F: FnMut() -> bool>(within: Duration, mut check: F) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free loopback port (bound and released; good enough for a child process to take).
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr")
+}
+
+/// What a test wants of its environment.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The daemon's cron poll schedule (six fields).
+    pub poll_schedule: String,
+    /// Put a recording proxy between the HubSpot emulator's webhooks and the daemon.
+    pub webhook_proxy: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            poll_schedule: POLL_NEVER.into(),
+            webhook_proxy: false,
+        }
+    }
+}
+
+/// Counts what the webhook proxy saw (evidence that deliveries failed and were retried).
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    /// Delivery requests received from the emulator.
+    pub requests: AtomicU64,
+    /// Requests whose events had `attemptNumber > 0` (HubSpot retried the batch).
+    pub retried_requests: AtomicU64,
+    /// Requests the daemon could not take (down: connection refused or reset, or paused).
+    pub failed_forwards: AtomicU64,
+    /// While true, the proxy answers 503 without forwarding (HubSpot will retry).
+    pub paused: std::sync::atomic::AtomicBool,
+}
+
+/// The seeded emulators and the ids tests need.
+pub struct TestEnv {
+    pub hubspot: HubSpotEmulator,
+    pub slack: SlackEmulator,
+    pub asana: AsanaEmulator,
+    pub hubspot_url: url::Url,
+    pub slack_api_url: url::Url,
+    pub asana_url: url::Url,
+    /// Owner email → HubSpot owner id.
+    pub owner_ids: HashMap<String, String>,
+    /// Email → Slack user id.
+    pub slack_ids: HashMap<String, String>,
+    /// Where the daemon serves webhooks (`http://127.0.0.1:PORT/`).
+    pub daemon_url: url::Url,
+    /// The base URL vendors post to (the proxy's when there is one).
+    pub public_url: url::Url,
+    pub admin_addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub proxy: Arc<ProxyStats>,
+    pub http: reqwest::Client,
+    listeners: Option<Listeners>,
+    emulators: CancellationToken,
+    daemon_stop: CancellationToken,
+    daemon_task: Option<tokio::task::JoinHandle<Result<(), daemon::DaemonError>>>,
+    child: Option<Child>,
+    /// Child daemon starts so far.
+    pub child_starts: u32,
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        self.daemon_stop.cancel();
+        self.emulators.cancel();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl TestEnv {
+    /// Binds the daemon's listeners (so its URL is known), starts and seeds the emulators, and
+    /// writes `handoff.yaml` into a temporary folder. The daemon is not started yet.
+    pub async fn new(opts: Options) -> TestEnv {
+        let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let daemon_url: url::Url = format!("http://{}/", public.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let admin_addr = admin.local_addr().unwrap();
+        let emulators = CancellationToken::new();
+        let proxy = Arc::new(ProxyStats::default());
+        let public_url = if opts.webhook_proxy {
+            start_proxy(daemon_url.clone(), proxy.clone(), emulators.clone()).await
+        } else {
+            daemon_url.clone()
+        };
+
+        let hubspot = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
+            rate_limits: false,
+            webhook_target: Some(public_url.join("webhooks/hubspot").unwrap()),
+            ..Default::default()
+        });
+        let slack = SlackEmulator::new(handoff_slack::EmulatorConfig {
+            rate_limits: false,
+            interactivity_url: Some(daemon_url.join("slack/interactivity").unwrap()),
+            ..Default::default()
+        });
+        let asana = AsanaEmulator::new(handoff_asana::EmulatorConfig {
+            rate_limits: false,
+            job_delay_ms: 20,
+            ..Default::default()
+        });
+        let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let hs = hubspot.start(local, emulators.clone()).await.unwrap();
+        let sl = slack.start(local, emulators.clone()).await.unwrap();
+        let asn = asana.start(local, emulators.clone()).await.unwrap();
+
+        let mut owner_ids = HashMap::new();
+        let mut slack_ids = HashMap::new();
+        for (team, members) in [
+            ("West", &WEST[..]),
+            ("East", &EAST[..]),
+            ("Central", &CENTRAL[..]),
+            ("Customer Success", &CSMS[..]),
+        ] {
+            for email in members {
+                let first = email.split('.').next().unwrap();
+                let id = hubspot.add_owner(email, first, team, Some(team));
+                owner_ids.insert(email.to_string(), id);
+                slack_ids.insert(email.to_string(), slack.add_user(email, first));
+            }
+        }
+        for (name, extra) in [
+            (ENTERPRISE, vec!["Security review"]),
+            (GROWTH, vec!["Integration plan"]),
+            (STARTER, vec![]),
+        ] {
+            let mut tasks = vec!["Kickoff call"];
+            tasks.extend(extra);
+            asana.add_template(name, vec![("Kickoff", tasks)]);
+        }
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let env = TestEnv {
+            hubspot_url: hs.base_url(),
+            slack_api_url: handoff_slack::emulator::api_base_url(&sl),
+            asana_url: asn.base_url(),
+            hubspot,
+            slack,
+            asana,
+            owner_ids,
+            slack_ids,
+            daemon_url,
+            public_url,
+            admin_addr,
+            config_path: dir.path().join("handoff.yaml"),
+            dir,
+            proxy,
+            http: reqwest::Client::new(),
+            listeners: Some(Listeners { public, admin }),
+            emulators,
+            daemon_stop: CancellationToken::new(),
+            daemon_task: None,
+            child: None,
+            child_starts: 0,
+        };
+        std::fs::write(&env.config_path, env.config_yaml(&opts)).unwrap();
+        env
+    }
+
+    /// The daemon's `handoff.yaml` for this environment.
+    pub fn config_yaml(&self, opts: &Options) -> String {
+        let team = |members: &[&str]| {
+            members
+                .iter()
+                .map(|m| format!("        - {m}\n"))
+                .collect::<String>()
+        };
+        let asana = self.asana.config();
+        format!(
+            r#"listen: {listen}
+admin_listen: {admin}
+public_url: {public}
+state_dir: state
+mappings_dir: {mappings}
+log: {{ format: text, level: warn }}
+hubspot:
+  base_url: {hs}
+  token: {{ env: {ENV_HUBSPOT_TOKEN} }}
+  client_secret: {{ env: {ENV_HUBSPOT_SECRET} }}
+  portal_id: {portal}
+  rate: {{ requests: 100000, window_s: 10 }}
+  poll:
+    schedule: "{schedule}"
+    objects: [companies, contacts, deals]
+slack:
+  base_url: {sl}
+  bot_token: {{ env: {ENV_SLACK_TOKEN} }}
+  signing_secret: {{ env: {ENV_SLACK_SECRET} }}
+asana:
+  base_url: {asn}
+  token: {{ env: {ENV_ASANA_TOKEN} }}
+  workspace_gid: "{ws}"
+  team_gid: "{team_gid}"
+lead_handoff:
+  mapping: hubspot-contact-to-lead
+  trigger_stages: [MQL]
+  default_team: Central
+  teams:
+    - name: West
+      members:
+{west}      countries: [US, CA, MX, BR]
+    - name: East
+      members:
+{east}      countries: [GB, DE, FR, NL]
+    - name: Central
+      members:
+{central}      countries: [JP, IN, AU]
+closed_won:
+  mapping: hubspot-deal-to-onboarding
+  won_stages: [closedwon]
+  tiers:
+    - {{ name: Enterprise, min_amount: 5000, asana_template: "{ENTERPRISE}" }}
+    - {{ name: Growth, min_amount: 1000, asana_template: "{GROWTH}" }}
+    - {{ name: Starter, min_amount: 0, asana_template: "{STARTER}" }}
+  csm_pool:
+{csms}delivery:
+  worker_batch: 200
+  executor_concurrency: 16
+  max_attempts: 8
+  shutdown_grace_s: 2
+"#,
+            listen = self.daemon_url.host_str().unwrap().to_string()
+                + ":"
+                + &self.daemon_url.port().unwrap().to_string(),
+            admin = self.admin_addr,
+            public = self.public_url,
+            mappings = mappings_dir().display(),
+            hs = self.hubspot_url,
+            portal = self.hubspot.config().portal_id,
+            schedule = opts.poll_schedule,
+            sl = self.slack_api_url,
+            asn = self.asana_url,
+            ws = asana.workspace_gid,
+            team_gid = asana.team_gid,
+            west = team(&WEST),
+            east = team(&EAST),
+            central = team(&CENTRAL),
+            csms = CSMS
+                .iter()
+                .map(|m| format!("    - {m}\n"))
+                .collect::<String>(),
+        )
+    }
+
+    /// Starts the daemon in this process on the pre-bound listeners and waits for `/readyz`.
+    pub async fn start_in_process(&mut self) {
+        let loaded = handoff::config::load(&self.config_path).expect("test config loads");
+        let hs = self.hubspot.config();
+        let mut hubspot = HubSpotConfig::new(
+            self.hubspot_url.clone(),
+            SecretString::from(hs.token.clone()),
+            SecretString::from(hs.client_secret.clone()),
+        );
+        hubspot.requests_per_window = 100_000;
+        hubspot.search_requests_per_second = 1_000;
+        hubspot.poll_overlap_ms = loaded.config.hubspot.poll.overlap_ms;
+        let sl = handoff_slack::EmulatorConfig::default();
+        let mut slack = SlackConfig::new(sl.bot_token.clone(), sl.signing_secret.clone())
+            .with_base_url(self.slack_api_url.clone());
+        slack.requests_per_minute = 1_000_000;
+        let asana_emu = self.asana.config();
+        let mut asana = AsanaConfig::new(
+            self.asana_url.clone(),
+            SecretString::from(asana_emu.token.clone()),
+            asana_emu.workspace_gid.clone(),
+            asana_emu.team_gid.clone(),
+        );
+        asana.requests_per_minute = 1_000_000;
+        asana.job_poll_interval_ms = 20;
+        let vendors = vendors::build(VendorSettings {
+            hubspot,
+            slack,
+            asana,
+            links: Links {
+                record_url: loaded.config.hubspot.record_url.clone(),
+                portal_id: loaded.config.hubspot.portal_id,
+            },
+        })
+        .expect("vendors build");
+        let listeners = self.listeners.take().expect("daemon started once");
+        self.daemon_task = Some(tokio::spawn(daemon::run(
+            loaded,
+            vendors,
+            listeners,
+            self.daemon_stop.clone(),
+        )));
+        self.wait_ready(Duration::from_secs(30)).await;
+    }
+
+    /// Stops the in-process daemon cleanly and waits for it.
+    pub async fn stop_in_process(&mut self) {
+        self.daemon_stop.cancel();
+        if let Some(t) = self.daemon_task.take() {
+            t.await.expect("daemon task").expect("daemon stops cleanly");
+        }
+    }
+
+    /// The secrets a child daemon needs, as environment variables.
+    pub fn secret_env(&self) -> Vec<(&'static str, String)> {
+        use secrecy::ExposeSecret;
+        let hs = self.hubspot.config();
+        let sl = handoff_slack::EmulatorConfig::default();
+        vec![
+            (ENV_HUBSPOT_TOKEN, hs.token.clone()),
+            (ENV_HUBSPOT_SECRET, hs.client_secret.clone()),
+            (ENV_SLACK_TOKEN, sl.bot_token.expose_secret().to_string()),
+            (
+                ENV_SLACK_SECRET,
+                sl.signing_secret.expose_secret().to_string(),
+            ),
+            (ENV_ASANA_TOKEN, self.asana.config().token.clone()),
+        ]
+    }
+
+    /// A `handoff` command with this environment's secrets set.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff"));
+        for (k, v) in self.secret_env() {
+            cmd.env(k, v);
+        }
+        cmd.env_remove("RUST_LOG").env_remove("HANDOFF_CONFIG");
+        cmd
+    }
+
+    /// Starts `handoff run --config …` as a child process on the configured ports (releasing
+    /// the pre-bound listeners first) and waits for `/readyz`. Logs go to `daemon.log`.
+    pub async fn start_child(&mut self) {
+        self.listeners = None;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = self
+            .command()
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn handoff run");
+        self.child = Some(child);
+        self.child_starts += 1;
+        self.wait_ready(Duration::from_secs(60)).await;
+    }
+
+    /// SIGKILLs the child daemon (`Child::kill` sends SIGKILL on unix) and reaps it.
+    pub fn kill_child(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL the daemon");
+            c.wait().expect("reap the daemon");
+        }
+    }
+
+    /// The child daemon's log so far (for failure messages).
+    pub fn child_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    async fn wait_ready(&mut self, within: Duration) {
+        let url = self.daemon_url.join("readyz").unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(r) = self.http.get(url.clone()).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("daemon exited early ({status}):\n{}", self.child_log());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not ready in {within:?}\n{}",
+                self.child_log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // ---- admin API ----------------------------------------------------------------------
+
+    /// `GET /admin/status`.
+    pub async fn status(&self) -> handoff::state::StatusReport {
+        self.admin_get("/admin/status").await
+    }
+
+    /// `GET /admin/audit/{record}`: the entries (`event`, `message`, `detail`).
+    pub async fn audit(&self, record: &str) -> Vec<Value> {
+        let v: Value = self.admin_get(&format!("/admin/audit/{record}")).await;
+        v["entries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Audit entries of `record` whose `event` is `event`.
+    pub async fn audit_events(&self, record: &str, event: &str) -> Vec<Value> {
+        self.audit(record)
+            .await
+            .into_iter()
+            .filter(|e| e["event"] == event)
+            .collect()
+    }
+
+    /// `GET /admin/dead-letters`.
+    pub async fn dead_letters(&self) -> Vec<Value> {
+        self.admin_get("/admin/dead-letters").await
+    }
+
+    /// `GET /metrics` on the public listener.
+    pub async fn metrics_text(&self) -> String {
+        let url = self.daemon_url.join("metrics").unwrap();
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn admin_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let url = format!("http://{}{path}", self.admin_addr);
+        let r = self.http.get(&url).send().await.expect("admin API answers");
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        r.json().await.expect("admin API JSON")
+    }
+
+    /// Waits until the daemon has nothing left to do: no webhook pending in the emulator, empty
+    /// inbox, only parked sagas in the outbox, for `quiet` in a row. Panics after `within`.
+    pub async fn wait_idle(&self, within: Duration, quiet: Duration) {
+        let deadline = Instant::now() + within;
+        let mut since: Option<Instant> = None;
+        loop {
+            let s = self.status().await;
+            let idle = self.hubspot.pending_webhooks() == 0
+                && s.inbox_depth == 0
+                && s.outbox_depth == s.parked_sagas;
+            since = if idle {
+                since.or(Some(Instant::now()))
+            } else {
+                None
+            };
+            if since.is_some_and(|t| t.elapsed() >= quiet) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not idle within {within:?}: {s:?}, webhooks pending {}",
+                self.hubspot.pending_webhooks()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // ---- emulator state helpers ---------------------------------------------------------
+
+    /// Creates an MQL contact with consent and a valid US phone; `extra` overrides or adds
+    /// properties (a `null` value removes one). Returns its id.
+    pub fn create_lead(&self, email: &str, extra: Value) -> String {
+        let mut p = props(json!({
+            "email": email,
+            "firstname": "Ana",
+            "lastname": "Lima",
+            "company": "Northwind Traders",
+            "country": "United States",
+            "phone": "+1 212 736 5000",
+            "lifecyclestage": "marketingqualifiedlead",
+            "hs_legal_basis": "Legitimate interest – prospect/lead",
+        }));
+        for (k, v) in props(extra) {
+            if v.is_null() {
+                p.remove(&k);
+            } else {
+                p.insert(k, v);
+            }
+        }
+        self.hubspot.create_object("contacts", p)
+    }
+
+    /// A HubSpot record (`contacts`, `deals`, …) as the API returns it.
+    pub fn record(&self, object_type: &str, id: &str) -> Value {
+        self.hubspot
+            .get(object_type, id)
+            .unwrap_or_else(|| panic!("no {object_type} {id}"))
+    }
+
+    /// A property of a HubSpot record, if set and non-empty.
+    pub fn prop(&self, object_type: &str, id: &str, name: &str) -> Option<String> {
+        prop(&self.record(object_type, id), name)
+    }
+
+    /// Slack messages whose metadata carries idempotency key `key`.
+    pub fn messages_with_key(&self, key: &str) -> Vec<Value> {
+        self.slack
+            .messages()
+            .into_iter()
+            .filter(|m| metadata_key(m) == Some(key))
+            .collect()
+    }
+
+    /// The owner email of a HubSpot owner id.
+    pub fn owner_email(&self, id: &str) -> Option<String> {
+        self.owner_ids
+            .iter()
+            .find(|(_, v)| v.as_str() == id)
+            .map(|(k, _)| k.clone())
+    }
+}
+
+/// A JSON object as a property map.
+pub fn props(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// A property of a record JSON, if set and non-empty.
+pub fn prop(record: &Value, name: &str) -> Option<String> {
+    record["properties"][name]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+/// Ids of `to` records associated with a record JSON.
+pub fn assoc_ids(record: &Value, to: &str) -> Vec<String> {
+    record["associations"][to]["results"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The handoff idempotency key in a Slack message's metadata.
+pub fn metadata_key(m: &Value) -> Option<&str> {
+    m["metadata"]["event_payload"]["idempotency_key"].as_str()
+}
+
+/// Whether a Slack message has a button with `action_id`.
+pub fn has_button(m: &Value, action_id: &str) -> bool {
+    m["blocks"].as_array().is_some_and(|blocks| {
+        blocks.iter().any(|b| {
+            b["elements"]
+                .as_array()
+                .is_some_and(|els| els.iter().any(|e| e["action_id"] == action_id))
+        })
+    })
+}
+
+/// A forwarding proxy for webhook deliveries: counts requests, retries (`attemptNumber > 0`)
+/// and deliveries the daemon could not take (answered 503 so the emulator retries). Returns
+/// its base URL.
+async fn start_proxy(
+    target: url::Url,
+    stats: Arc<ProxyStats>,
+    stop: CancellationToken,
+) -> url::Url {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let handler = move |uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (http, stats, target) = (http.clone(), stats.clone(), target.clone());
+        async move {
+            stats.requests.fetch_add(1, Ordering::SeqCst);
+            let retried = serde_json::from_slice::<Vec<Value>>(&body)
+                .map(|events| {
+                    events
+                        .iter()
+                        .any(|e| e["attemptNumber"].as_u64().unwrap_or(0) > 0)
+                })
+                .unwrap_or(false);
+            if retried {
+                stats.retried_requests.fetch_add(1, Ordering::SeqCst);
+            }
+            if stats.paused.load(Ordering::SeqCst) {
+                stats.failed_forwards.fetch_add(1, Ordering::SeqCst);
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+            let url = target.join(uri.path().trim_start_matches('/')).unwrap();
+            let mut req = http.post(url).body(body.to_vec());
+            for (k, v) in headers.iter() {
+                if k.as_str().starts_with("x-") || k == "content-type" {
+                    req = req.header(k.as_str(), v.as_bytes());
+                }
+            }
+            match req.send().await {
+                Ok(r) => StatusCode::from_u16(r.status().as_u16()).unwrap(),
+                Err(_) => {
+                    stats.failed_forwards.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }
+    };
+    let router = axum::Router::new().fallback(handler);
+    let running = handoff_connector::emulator::serve(router, "127.0.0.1:0".parse().unwrap(), stop)
+        .await
+        .unwrap();
+    running.base_url()
+}
