@@ -231,3 +231,183 @@ fn vars(saga: &Saga) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Completion, Saga};
+    use handoff_connector::{Change, ChangeKind, ChangeOrigin};
+    use std::sync::Mutex as StdMutex;
+
+    /// Effects that answer from a script and record every call.
+    #[derive(Default)]
+    struct Scripted {
+        answers: StdMutex<Vec<Result<serde_json::Value, ConnectorError>>>,
+        calls: StdMutex<Vec<(Action, String, bool)>>,
+    }
+
+    impl Effects for Scripted {
+        fn execute<'a>(
+            &'a self,
+            action: &'a Action,
+            key: &'a IdempotencyKey,
+            outcome_unknown: bool,
+        ) -> BoxFuture<'a, Result<serde_json::Value, ConnectorError>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((action.clone(), key.to_string(), outcome_unknown));
+            let next = self.answers.lock().unwrap().remove(0);
+            Box::pin(async move { next })
+        }
+    }
+
+    fn dm(text: &str) -> Action {
+        Action::SlackDm {
+            email: "rep@example.com".into(),
+            text: text.into(),
+            blocks: serde_json::json!([]),
+        }
+    }
+
+    async fn store_with(saga: Saga) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let change = Change {
+            source: "hubspot".into(),
+            object_type: "deals".into(),
+            object_id: "1".into(),
+            event_id: Some("e".into()),
+            modified_at_ms: 1,
+            received_at_ms: 1,
+            origin: ChangeOrigin::Webhook,
+            kind: ChangeKind::Updated,
+            changed_property: None,
+            snapshot: None,
+        };
+        store.enqueue(vec![change]).await.unwrap();
+        let seq = store.inbox_ready(i64::MAX, 1).unwrap()[0].seq;
+        store
+            .complete(
+                seq,
+                Completion {
+                    sagas: vec![saga],
+                    ..Completion::default()
+                },
+            )
+            .unwrap();
+        (dir, store)
+    }
+
+    fn two_steps() -> Saga {
+        Saga::new(
+            "onboarding:hubspot:deals:1",
+            "closed_won",
+            "hubspot:deals:1",
+            vec![
+                (
+                    IdempotencyKey::new("k:ticket"),
+                    "create_ticket",
+                    Action::UpsertTicket {
+                        properties: Default::default(),
+                        associate: vec![],
+                    }
+                    .to_json(),
+                ),
+                (
+                    IdempotencyKey::new("k:dm"),
+                    "notify_csm",
+                    dm("ticket {ticket_url}").to_json(),
+                ),
+            ],
+            0,
+        )
+    }
+
+    #[tokio::test]
+    async fn later_steps_see_earlier_results_and_the_saga_finishes() {
+        let (_d, store) = store_with(two_steps()).await;
+        let fx = Scripted::default();
+        *fx.answers.lock().unwrap() = vec![
+            Ok(serde_json::json!({"ticket_id": "9", "ticket_url": "https://crm/t/9"})),
+            Ok(serde_json::json!({"channel": "D1", "ts": "1.0"})),
+        ];
+        let saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+        run_saga(&store, &fx, saga, 5).await.unwrap();
+        let calls = fx.calls.lock().unwrap();
+        assert_eq!(calls[1].0, dm("ticket https://crm/t/9"));
+        assert!(calls.iter().all(|(_, _, unknown)| !unknown));
+        let done = store.saga("onboarding:hubspot:deals:1").unwrap().unwrap();
+        assert!(done.steps.iter().all(|s| s.status == StepStatus::Done));
+        assert_eq!(store.outbox_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn retry_after_sets_the_next_attempt_and_the_rerun_checks_first() {
+        let (_d, store) = store_with(two_steps()).await;
+        let fx = Scripted::default();
+        *fx.answers.lock().unwrap() = vec![Err(ConnectorError::RateLimited {
+            vendor: "hubspot",
+            retry_after: Some(Duration::from_secs(30)),
+        })];
+        let before = handoff_connector::now_ms();
+        let saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+        run_saga(&store, &fx, saga, 5).await.unwrap();
+        let waiting = store.saga("onboarding:hubspot:deals:1").unwrap().unwrap();
+        assert!(waiting.not_before_ms >= before + 30_000);
+        assert!(waiting.not_before_ms <= handoff_connector::now_ms() + 30_000);
+        assert_eq!(waiting.steps[0].status, StepStatus::Attempted);
+        assert!(store
+            .sagas_ready(handoff_connector::now_ms(), 5)
+            .unwrap()
+            .is_empty());
+
+        // The next run may not know whether the first call took effect: it says so.
+        *fx.answers.lock().unwrap() = vec![
+            Ok(serde_json::json!({"ticket_id": "9", "ticket_url": "u"})),
+            Ok(serde_json::json!({})),
+        ];
+        let saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+        run_saga(&store, &fx, saga, 5).await.unwrap();
+        let calls = fx.calls.lock().unwrap();
+        assert_eq!(calls.len(), 3);
+        assert!(calls[1].2, "the retried step runs with outcome_unknown");
+        assert!(!calls[2].2, "a fresh step does not");
+    }
+
+    #[tokio::test]
+    async fn a_step_interrupted_by_a_crash_is_rerun_with_outcome_unknown() {
+        let (_d, store) = store_with(two_steps()).await;
+        // What a crash after the mark and before the result leaves behind.
+        let mut saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+        saga.steps[0].status = StepStatus::Attempted;
+        store.save_saga(&saga, &[], true).await.unwrap();
+        let fx = Scripted::default();
+        *fx.answers.lock().unwrap() = vec![
+            Ok(serde_json::json!({"ticket_url": "u"})),
+            Ok(serde_json::json!({})),
+        ];
+        let saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+        run_saga(&store, &fx, saga, 5).await.unwrap();
+        let calls = fx.calls.lock().unwrap();
+        assert_eq!((calls[0].1.as_str(), calls[0].2), ("k:ticket", true));
+    }
+
+    #[tokio::test]
+    async fn a_permanent_error_parks_the_saga_in_dead_letters() {
+        let (_d, store) = store_with(two_steps()).await;
+        let fx = Scripted::default();
+        *fx.answers.lock().unwrap() = vec![Err(ConnectorError::Rejected {
+            vendor: "hubspot",
+            status: 400,
+            message: "Property values were not valid".into(),
+        })];
+        let saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+        run_saga(&store, &fx, saga, 5).await.unwrap();
+        assert!(store.sagas_ready(i64::MAX, 5).unwrap().is_empty());
+        let letters = store.dead_letters().unwrap();
+        assert_eq!(letters.len(), 1);
+        assert!(letters[0].reason.contains("create_ticket"));
+        assert!(letters[0].reason.contains("Property values were not valid"));
+    }
+}

@@ -213,11 +213,20 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<report::Summary> {
             _ = tokio::signal::ctrl_c() => { eprintln!(); break None; }
         }
         let status = admin_client.status().await.unwrap_or_default();
-        let s = report::summarize(&hubspot, &slack, &asana, &counts, &status, &origin);
-        if tty {
-            eprint!("\r\x1b[2K{}", report::progress_line(&s, &counts));
-        } else if last_print.elapsed() >= Duration::from_secs(5) {
-            eprintln!("{}", report::progress_line(&s, &counts));
+        // A summary snapshots every object in the emulators (holding their locks), so the
+        // progress view takes one every couple of seconds, not at every idle check.
+        let every = if tty {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(10)
+        };
+        if last_print.elapsed() >= every {
+            let s = report::summarize(&hubspot, &slack, &asana, &counts, &status, &origin);
+            if tty {
+                eprint!("\r\x1b[2K{}", report::progress_line(&s, &counts));
+            } else {
+                eprintln!("{}", report::progress_line(&s, &counts));
+            }
             last_print = Instant::now();
         }
         if args.exit_when_idle && replay_task.is_finished() {
