@@ -1,7 +1,7 @@
 //! `handoff emulate <vendor>`: one vendor's emulator, standalone, for a daemon, a test or a
 //! user's own script to point at. With `--data DIR` it is seeded like the sandbox (owners,
 //! companies, Slack users, Asana templates); with `--state-dir DIR` it writes its objects as
-//! JSON files there when it stops (Ctrl-C or SIGTERM).
+//! JSON files there on request (`kill -USR1 <pid>`) and when it stops (Ctrl-C or SIGTERM).
 
 use crate::sandbox::{data::Dataset, seed};
 use anyhow::Context;
@@ -44,16 +44,31 @@ pub async fn run(
     };
     println!("{vendor:?} emulator listening on {}", running.base_url());
     println!("bearer token: {token}");
-    crate::daemon::signals(shutdown.clone()).await;
-    let _ = running.task.await;
-    if let Some(dir) = state_dir {
+    let write = |dir: &std::path::Path| -> anyhow::Result<()> {
         match vendor {
-            Vendor::Hubspot => hubspot.write_state(&dir).map(|_| ()),
-            Vendor::Slack => slack.write_state(&dir).map(|_| ()),
-            Vendor::Asana => asana.write_state(&dir).map(|_| ()),
+            Vendor::Hubspot => hubspot.write_state(dir).map(|_| ()),
+            Vendor::Slack => slack.write_state(dir).map(|_| ()),
+            Vendor::Asana => asana.write_state(dir).map(|_| ()),
         }
         .with_context(|| format!("cannot write state to {}", dir.display()))?;
         println!("state written to {}", dir.display());
+        Ok(())
+    };
+    tokio::spawn(crate::daemon::signals(shutdown.clone()));
+    let mut dump = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .context("cannot install the SIGUSR1 handler")?;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = dump.recv() => match &state_dir {
+                Some(dir) => write(dir)?,
+                None => eprintln!("SIGUSR1: no --state-dir given, nothing written"),
+            },
+        }
+    }
+    let _ = running.task.await;
+    if let Some(dir) = &state_dir {
+        write(dir)?;
     }
     Ok(())
 }
