@@ -102,6 +102,20 @@ enum DeadLetterAction {
     Replay { id: u64 },
 }
 
+/// `println!` that ends quietly when stdout is closed (`handoff map ... | head`) instead of
+/// panicking on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -151,7 +165,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             if secrets {
                 handoff::daemon::vendors::from_config(&loaded)?;
             }
-            println!(
+            outln!(
                 "{}: ok ({} mappings: {})",
                 config.path.display(),
                 loaded.mappings.len(),
@@ -171,7 +185,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let record: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", input.display()))?;
             let outcome = m.apply(&record);
-            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            outln!("{}", serde_json::to_string_pretty(&outcome)?);
             Ok(if outcome.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -182,9 +196,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
             let status = admin.status().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                print!("{}", handoff::admin_client::render_status(&status));
+                outln!(
+                    "{}",
+                    handoff::admin_client::render_status(&status).trim_end()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -196,9 +213,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
             let report = admin.audit(&record).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", handoff::cli_support::render_audit(&report));
+                outln!("{}", handoff::cli_support::render_audit(&report).trim_end());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -208,21 +225,24 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 DeadLetterAction::List { json } => {
                     let letters = admin.dead_letters().await?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&letters)?);
+                        outln!("{}", serde_json::to_string_pretty(&letters)?);
                     } else if letters.is_empty() {
-                        println!("no dead letters");
+                        outln!("no dead letters");
                     } else {
                         for l in letters {
-                            println!(
+                            outln!(
                                 "{:>8}  {:<28} attempts {:<3} {}",
-                                l.id, l.record_key, l.attempts, l.reason
+                                l.id,
+                                l.record_key,
+                                l.attempts,
+                                l.reason
                             );
                         }
                     }
                 }
                 DeadLetterAction::Replay { id } => {
                     let l = admin.replay(id).await?;
-                    println!("replayed dead letter {} ({})", l.id, l.record_key);
+                    outln!("replayed dead letter {} ({})", l.id, l.record_key);
                 }
             }
             Ok(ExitCode::SUCCESS)

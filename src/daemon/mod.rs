@@ -178,8 +178,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Hourly: forget old dedupe keys; every ten minutes: refresh the owner directory; and feed
-/// the systemd watchdog when the unit asks for one.
+/// Background upkeep: feed the systemd watchdog (when the unit sets `WatchdogSec=`), refresh
+/// the owner directory every ten minutes (bounded by a timeout), and forget dedupe keys older
+/// than the retention every hour. Each runs on its own timer, so a slow CRM never delays the
+/// watchdog or shutdown.
 async fn maintenance(
     store: Store,
     crm: Arc<dyn CrmRead>,
@@ -187,36 +189,43 @@ async fn maintenance(
     retention_h: u64,
     shutdown: CancellationToken,
 ) {
+    use tokio::time::{interval, MissedTickBehavior};
     let watchdog = sd_notify::watchdog_enabled();
-    let tick = watchdog.map_or(Duration::from_secs(30), |d| {
+    let mut watchdog_tick = interval(watchdog.map_or(Duration::from_secs(3600), |d| {
         (d / 2).max(Duration::from_secs(1))
-    });
-    let mut ticks: u64 = 0;
+    }));
+    let mut owners_tick = interval(Duration::from_secs(600));
+    let mut prune_tick = interval(Duration::from_secs(3600));
+    for t in [&mut watchdog_tick, &mut owners_tick, &mut prune_tick] {
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    }
+    // The first tick of an interval fires at once; the startup already loaded owners.
+    owners_tick.tick().await;
+    prune_tick.tick().await;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
             _ = shutdown.cancelled() => return,
-        }
-        ticks += 1;
-        if watchdog.is_some() {
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-        }
-        let elapsed = tick * ticks as u32;
-        if elapsed.as_secs() % 600 < tick.as_secs().max(1) {
-            match crm.owners().await {
-                Ok(list) => {
-                    *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list)
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "owner refresh failed; keeping the old directory")
+            _ = watchdog_tick.tick() => {
+                if watchdog.is_some() {
+                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
                 }
             }
-        }
-        if elapsed.as_secs() % 3600 < tick.as_secs().max(1) {
-            let cutoff = handoff_connector::now_ms() - (retention_h * 3_600_000) as i64;
-            match store.prune_seen(cutoff) {
-                Ok(n) => tracing::debug!(removed = n, "pruned dedupe keys"),
-                Err(e) => tracing::warn!(error = %e, "pruning dedupe keys failed"),
+            _ = owners_tick.tick() => {
+                let refresh = tokio::time::timeout(Duration::from_secs(60), crm.owners());
+                match tokio::select! { r = refresh => r, _ = shutdown.cancelled() => return } {
+                    Ok(Ok(list)) => {
+                        *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list)
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "owner refresh failed; keeping the old directory"),
+                    Err(_) => tracing::warn!("owner refresh timed out; keeping the old directory"),
+                }
+            }
+            _ = prune_tick.tick() => {
+                let cutoff = handoff_connector::now_ms() - (retention_h * 3_600_000) as i64;
+                match store.prune_seen(cutoff) {
+                    Ok(n) => tracing::debug!(removed = n, "pruned dedupe keys"),
+                    Err(e) => tracing::warn!(error = %e, "pruning dedupe keys failed"),
+                }
             }
         }
     }

@@ -81,7 +81,20 @@ impl Executor {
                     let max = self.max_attempts;
                     tracker.spawn(async move {
                         let key = saga.key.clone();
-                        if let Err(e) = run_saga(&store, effects.as_ref(), saga, max).await {
+                        // The ready list was read before this saga was claimed: a task that
+                        // ran it may have finished in between. Only the stored copy, read
+                        // now that the claim is held, is current.
+                        let result = match store.pending_saga(&key) {
+                            Ok(Some(fresh))
+                                if !fresh.parked
+                                    && fresh.not_before_ms <= handoff_connector::now_ms() =>
+                            {
+                                run_saga(&store, effects.as_ref(), fresh, max).await
+                            }
+                            Ok(_) => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = result {
                             tracing::error!(saga = %key, error = %e, "saga progress not saved; it will run again");
                         }
                         in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);

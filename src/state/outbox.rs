@@ -229,6 +229,11 @@ impl Store {
         }
         (&inner.outbox, &inner.done, &inner.audit)
             .transaction(|(outbox, done, audit_tree)| {
+                // A finished saga is final: progress written from a stale copy must not put
+                // it back into the outbox (its steps would run again).
+                if done.get(saga.key.as_bytes())?.is_some() {
+                    return Ok(());
+                }
                 if finished {
                     outbox.remove(saga.key.as_bytes())?;
                     done.insert(saga.key.as_bytes(), bytes.as_slice())?;
@@ -242,6 +247,15 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)
+    }
+
+    /// A saga still in the outbox (pending or parked), by key; `None` once it is done.
+    pub fn pending_saga(&self, key: &str) -> Result<Option<Saga>, StateError> {
+        self.inner
+            .outbox
+            .get(key)?
+            .map(|v| decode(&v, "saga"))
+            .transpose()
     }
 
     /// A saga by key, pending or done.

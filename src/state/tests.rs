@@ -236,3 +236,37 @@ async fn seen_keys_older_than_the_cutoff_are_pruned() {
     assert_eq!(store.prune_seen(500).unwrap(), 0);
     assert_eq!(store.prune_seen(2_000).unwrap(), 2);
 }
+
+#[tokio::test]
+async fn a_finished_saga_is_never_written_back_from_a_stale_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .enqueue(vec![change("1", Some("a"), 1)])
+        .await
+        .unwrap();
+    let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
+    store
+        .complete(
+            e.seq,
+            Completion {
+                sagas: vec![saga("s1")],
+                ..Completion::default()
+            },
+        )
+        .unwrap();
+    let stale = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
+    let mut finished = stale.clone();
+    finished.steps[0].status = StepStatus::Done;
+    store.finish_saga(&finished, &[]).await.unwrap();
+    assert!(store.pending_saga("s1").unwrap().is_none());
+
+    // A late writer still holding the pending copy cannot resurrect it.
+    store.save_saga(&stale, &[], true).await.unwrap();
+    assert!(store.pending_saga("s1").unwrap().is_none());
+    assert!(store.sagas_ready(i64::MAX, 10).unwrap().is_empty());
+    assert_eq!(
+        store.saga("s1").unwrap().unwrap().steps[0].status,
+        StepStatus::Done
+    );
+}

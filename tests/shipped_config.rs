@@ -1,0 +1,248 @@
+//! The shipped production example (`systemd/handoff.yaml`) is a config the daemon accepts, it
+//! names mappings that ship in `mappings/`, and it agrees with the shipped unit
+//! (`systemd/handoff.service`): every secret file is a `LoadCredential=` of the unit, the state
+//! directory is the unit's `StateDirectory=`, and the unit waits longer than the shutdown grace.
+
+use std::path::{Path, PathBuf};
+
+use handoff::config::{self, Config, LogFormat, SecretRef};
+use handoff::mapping::{load_dir, Mapping};
+
+/// Where systemd puts `LoadCredential=` files for `handoff.service`.
+const CREDENTIALS: &str = "/run/credentials/handoff.service/";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn config_text() -> String {
+    std::fs::read_to_string(repo("systemd/handoff.yaml")).expect("systemd/handoff.yaml exists")
+}
+
+fn shipped_config() -> Config {
+    config::parse(&config_text(), Path::new("systemd/handoff.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn unit_text() -> String {
+    std::fs::read_to_string(repo("systemd/handoff.service"))
+        .expect("systemd/handoff.service exists")
+}
+
+/// Values of `key=` lines in the unit, in order (comments skipped).
+fn unit_values(key: &str) -> Vec<String> {
+    let prefix = format!("{key}=");
+    unit_text()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .collect()
+}
+
+/// Every secret of the config, by field name.
+fn secrets(c: &Config) -> Vec<(&'static str, &SecretRef)> {
+    vec![
+        ("hubspot.token", &c.hubspot.token),
+        ("hubspot.client_secret", &c.hubspot.client_secret),
+        ("slack.bot_token", &c.slack.bot_token),
+        ("slack.signing_secret", &c.slack.signing_secret),
+        ("asana.token", &c.asana.token),
+    ]
+}
+
+/// A copy of the shipped config in a temporary folder, with `mappings_dir` pointing at the
+/// repository's `mappings/` and every credential path moved under `credentials` (if given).
+fn relocated_copy(dir: &Path, credentials: Option<&Path>) -> PathBuf {
+    let mut text = String::new();
+    for line in config_text().lines() {
+        if line.starts_with("mappings_dir:") {
+            text.push_str(&format!("mappings_dir: {}\n", repo("mappings").display()));
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if let Some(creds) = credentials {
+        text = text.replace(CREDENTIALS, &format!("{}/", creds.display()));
+    }
+    let path = dir.join("handoff.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn shipped_config_parses_with_production_settings() {
+    let c = shipped_config();
+    assert_eq!(c.state_dir, Path::new("/var/lib/handoff"));
+    assert_eq!(c.mappings_dir, Path::new("/etc/handoff/mappings"));
+    assert!(
+        c.listen.ip().is_loopback(),
+        "public listener stays behind a proxy"
+    );
+    assert!(
+        c.admin_listen.ip().is_loopback(),
+        "admin API must not be exposed"
+    );
+    assert_eq!(
+        c.public_url.scheme(),
+        "https",
+        "HubSpot posts webhooks to https only"
+    );
+    assert_eq!(c.log.format, LogFormat::Json);
+    assert_eq!(c.hubspot.base_url.as_str(), "https://api.hubapi.com/");
+    assert_eq!(c.slack.base_url.as_str(), "https://slack.com/api/");
+    assert_eq!(c.asana.base_url.as_str(), "https://app.asana.com/api/1.0/");
+    for (field, secret) in secrets(&c) {
+        assert!(
+            secret.env.is_none(),
+            "{field}: production secrets come from credential files"
+        );
+        let file = secret
+            .file
+            .as_ref()
+            .unwrap_or_else(|| panic!("{field} has no file"));
+        assert!(
+            file.starts_with(CREDENTIALS),
+            "{field}: {} is not a systemd credential",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn config_mapping_names_exist_in_shipped_mappings() {
+    let c = shipped_config();
+    let mappings = load_dir(&repo("mappings")).unwrap_or_else(|e| panic!("{e}"));
+    let by_name = |name: &str| -> &Mapping {
+        mappings
+            .iter()
+            .find(|m| m.name() == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no shipped mapping named {name}; found {:?}",
+                    mappings.iter().map(Mapping::name).collect::<Vec<_>>()
+                )
+            })
+    };
+    let lead = by_name(&c.lead_handoff.mapping.value);
+    assert_eq!(
+        (lead.source().system.as_str(), lead.source().object.as_str()),
+        ("hubspot", "contacts")
+    );
+    let won = by_name(&c.closed_won.mapping.value);
+    assert_eq!(
+        (won.source().system.as_str(), won.source().object.as_str()),
+        ("hubspot", "deals")
+    );
+    // The lead flow reads these mapped fields (routing and gates).
+    for field in [
+        "email",
+        "company",
+        "country",
+        "country_code",
+        "lifecycle_stage",
+    ] {
+        assert!(
+            lead.target_fields().any(|f| f == field),
+            "lead mapping has no `{field}`"
+        );
+    }
+}
+
+#[test]
+fn shipped_config_loads_and_resolves_secrets_from_credential_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let c = shipped_config();
+    for (field, secret) in secrets(&c) {
+        let name = secret.file.as_ref().unwrap().file_name().unwrap();
+        std::fs::write(creds.join(name), format!("test-value-of-{field}\n")).unwrap();
+    }
+    let path = relocated_copy(dir.path(), Some(&creds));
+
+    let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut names: Vec<&str> = loaded.mappings.iter().map(Mapping::name).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["hubspot-contact-to-lead", "hubspot-deal-to-onboarding"]
+    );
+    for (field, secret) in secrets(&loaded.config) {
+        let value = secret
+            .resolve(&path, field)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&value),
+            format!("test-value-of-{field}"),
+            "trailing newline is trimmed"
+        );
+    }
+    // What `handoff validate --secrets` does: build every vendor client from the config.
+    if let Err(e) = handoff::daemon::vendors::from_config(&loaded) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn missing_credential_names_the_field_and_file_not_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("no-credentials");
+    std::fs::create_dir(&empty).unwrap();
+    let path = relocated_copy(dir.path(), Some(&empty));
+    let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let err = match handoff::daemon::vendors::from_config(&loaded) {
+        Ok(_) => panic!("secrets resolved from an empty folder"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("hubspot.token"), "{err}");
+    assert!(err.contains("hubspot-token"), "{err}");
+}
+
+#[test]
+fn unit_and_config_agree() {
+    let c = shipped_config();
+    assert_eq!(unit_values("Type"), ["notify"]);
+    assert_eq!(
+        unit_values("ExecStart"),
+        ["/usr/local/bin/handoff run --config /etc/handoff/handoff.yaml"]
+    );
+    assert_eq!(unit_values("StateDirectory"), ["handoff"]);
+    assert_eq!(
+        Path::new("/var/lib").join(&unit_values("StateDirectory")[0]),
+        c.state_dir
+    );
+
+    // Every secret file is a credential of the unit, and the unit loads nothing unused.
+    let mut loaded: Vec<String> = unit_values("LoadCredential")
+        .iter()
+        .map(|v| v.split(':').next().unwrap().to_string())
+        .collect();
+    loaded.sort();
+    let mut wanted: Vec<String> = secrets(&c)
+        .iter()
+        .map(|(_, s)| {
+            let file = s.file.as_ref().unwrap();
+            file.strip_prefix(CREDENTIALS)
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    wanted.sort();
+    assert_eq!(loaded, wanted);
+
+    // systemd must wait longer than the daemon's own drain before it sends SIGKILL.
+    let stop = unit_values("TimeoutStopSec");
+    assert_eq!(stop.len(), 1);
+    let stop_s: u64 = stop[0]
+        .trim_end_matches('s')
+        .parse()
+        .expect("TimeoutStopSec in seconds");
+    assert!(
+        stop_s > c.delivery.shutdown_grace_s + 10,
+        "TimeoutStopSec={stop_s} leaves no room after shutdown_grace_s={}",
+        c.delivery.shutdown_grace_s
+    );
+}
