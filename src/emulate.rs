@@ -3,8 +3,7 @@
 //! companies, Slack users, Asana templates); with `--state-dir DIR` it writes its objects as
 //! JSON files there on request (`kill -USR1 <pid>`) and when it stops (Ctrl-C or SIGTERM).
 
-use crate::sandbox::{data::Dataset, seed};
-use anyhow::Context;
+use crate::sandbox::{data::Dataset, seed, IoContext, SandboxError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +22,7 @@ pub async fn run(
     listen: SocketAddr,
     data: Option<PathBuf>,
     state_dir: Option<PathBuf>,
-) -> anyhow::Result<()> {
+) -> Result<(), SandboxError> {
     let hubspot = handoff_hubspot::HubSpotEmulator::new(Default::default());
     let slack = handoff_slack::SlackEmulator::new(Default::default());
     let asana = handoff_asana::AsanaEmulator::new(Default::default());
@@ -33,10 +32,11 @@ pub async fn run(
     }
     let shutdown = CancellationToken::new();
     let running = match vendor {
-        Vendor::Hubspot => hubspot.start(listen, shutdown.clone()).await?,
-        Vendor::Slack => slack.start(listen, shutdown.clone()).await?,
-        Vendor::Asana => asana.start(listen, shutdown.clone()).await?,
-    };
+        Vendor::Hubspot => hubspot.start(listen, shutdown.clone()).await,
+        Vendor::Slack => slack.start(listen, shutdown.clone()).await,
+        Vendor::Asana => asana.start(listen, shutdown.clone()).await,
+    }
+    .doing(|| format!("cannot listen on {listen}"))?;
     let token = match vendor {
         Vendor::Hubspot => hubspot.config().token.clone(),
         Vendor::Slack => "xoxb-handoff-emulator".to_string(),
@@ -44,19 +44,19 @@ pub async fn run(
     };
     println!("{vendor:?} emulator listening on {}", running.base_url());
     println!("bearer token: {token}");
-    let write = |dir: &std::path::Path| -> anyhow::Result<()> {
+    let write = |dir: &std::path::Path| -> Result<(), SandboxError> {
         match vendor {
             Vendor::Hubspot => hubspot.write_state(dir).map(|_| ()),
             Vendor::Slack => slack.write_state(dir).map(|_| ()),
             Vendor::Asana => asana.write_state(dir).map(|_| ()),
         }
-        .with_context(|| format!("cannot write state to {}", dir.display()))?;
+        .doing(|| format!("cannot write state to {}", dir.display()))?;
         println!("state written to {}", dir.display());
         Ok(())
     };
     tokio::spawn(crate::daemon::signals(shutdown.clone()));
     let mut dump = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
-        .context("cannot install the SIGUSR1 handler")?;
+        .doing(|| "cannot install the SIGUSR1 handler".into())?;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,

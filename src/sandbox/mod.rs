@@ -21,7 +21,6 @@ use crate::daemon::vendors::{self, VendorSettings};
 use crate::daemon::{self, Listeners};
 use crate::flows::Links;
 use crate::mapping::Mapping;
-use anyhow::Context;
 use handoff_asana::{AsanaConfig, AsanaEmulator};
 use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
 use handoff_slack::{SlackConfig, SlackEmulator};
@@ -55,6 +54,46 @@ pub struct SandboxArgs {
     pub strict_limits: bool,
 }
 
+/// Why the sandbox (or a standalone emulator) could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Mapping(#[from] crate::mapping::MappingError),
+    #[error(transparent)]
+    Vendor(#[from] handoff_connector::ConnectorError),
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("emulator: {0}")]
+    Emulator(String),
+    #[error("the daemon did not become ready within 60 s (see its log above)")]
+    NotReady,
+    #[error("the daemon task stopped abnormally: {0}")]
+    DaemonPanicked(String),
+}
+
+/// Attaches what was being done to an I/O error.
+pub(crate) trait IoContext<T> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T, SandboxError>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T, SandboxError> {
+        self.map_err(|source| SandboxError::Io {
+            what: what(),
+            source,
+        })
+    }
+}
+
 const CONFIG: &str = include_str!("handoff.yaml");
 const MAPPINGS: [(&str, &str); 2] = [
     (
@@ -74,7 +113,8 @@ pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
     let mappings = MAPPINGS
         .iter()
         .map(|(name, text)| Mapping::parse(text, name))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(config::ConfigError::from)?;
     Ok(Loaded {
         path,
         config,
@@ -83,7 +123,7 @@ pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
 }
 
 /// Runs the sandbox; returns the final summary.
-pub async fn run(args: SandboxArgs) -> anyhow::Result<report::Summary> {
+pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     let started = Instant::now();
     let data = Arc::new(match &args.data {
         Some(dir) => data::Dataset::from_dir(dir)?,
@@ -92,36 +132,40 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<report::Summary> {
     let mut loaded = bundled_config()?;
     crate::daemon::telemetry::init_logs(&loaded.config.log);
 
-    let temp = tempfile::TempDir::new().context("cannot create a temporary folder")?;
+    let temp = tempfile::TempDir::new().doing(|| "cannot create a temporary folder".into())?;
     let state_root = args
         .state_dir
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
     let db_dir = state_root.join("handoff");
     if db_dir.exists() {
-        std::fs::remove_dir_all(&db_dir)
-            .with_context(|| format!("cannot clear {}", db_dir.display()))?;
+        std::fs::remove_dir_all(&db_dir).doing(|| format!("cannot clear {}", db_dir.display()))?;
     }
     std::fs::create_dir_all(&state_root)
-        .with_context(|| format!("cannot create {}", state_root.display()))?;
+        .doing(|| format!("cannot create {}", state_root.display()))?;
 
     // The daemon's listeners first: the emulators need its address.
-    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let daemon_url: url::Url = format!("http://{}/", public.local_addr()?).parse()?;
-    let admin_addr = admin.local_addr()?;
+    let bind = || "cannot bind a loopback port".to_string();
+    let public = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .doing(bind)?;
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .doing(bind)?;
+    let daemon_url = base_url(public.local_addr().doing(bind)?);
+    let admin_addr = admin.local_addr().doing(bind)?;
 
     let cfg = loaded.config.clone();
     let emulators = CancellationToken::new();
     let hubspot = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
         rate_limits: args.strict_limits,
         portal_id: cfg.hubspot.portal_id,
-        webhook_target: Some(daemon_url.join("webhooks/hubspot")?),
+        webhook_target: Some(join(&daemon_url, "webhooks/hubspot")),
         ..Default::default()
     });
     let slack_emulator_cfg = handoff_slack::EmulatorConfig {
         rate_limits: args.strict_limits,
-        interactivity_url: Some(daemon_url.join("slack/interactivity")?),
+        interactivity_url: Some(join(&daemon_url, "slack/interactivity")),
         ..Default::default()
     };
     let slack = SlackEmulator::new(slack_emulator_cfg.clone());
@@ -132,10 +176,11 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<report::Summary> {
         job_delay_ms: 20,
         ..Default::default()
     });
-    let local = "127.0.0.1:0".parse()?;
-    let hubspot_at = hubspot.start(local, emulators.clone()).await?;
-    let slack_at = slack.start(local, emulators.clone()).await?;
-    let asana_at = asana.start(local, emulators.clone()).await?;
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let start = || "cannot start an emulator".to_string();
+    let hubspot_at = hubspot.start(local, emulators.clone()).await.doing(start)?;
+    let slack_at = slack.start(local, emulators.clone()).await.doing(start)?;
+    let asana_at = asana.start(local, emulators.clone()).await.doing(start)?;
     let world = Arc::new(seed::seed(&data, &hubspot, &slack, &asana));
 
     loaded.config.public_url = daemon_url.clone();
@@ -249,22 +294,38 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<report::Summary> {
     let _ = replay_task.await;
     let status = admin_client.status().await.unwrap_or_default();
     stop_daemon.cancel();
-    daemon_task.await.context("daemon task panicked")??;
+    daemon_task
+        .await
+        .map_err(|e| SandboxError::DaemonPanicked(e.to_string()))??;
     let mut summary = report::summarize(&hubspot, &slack, &asana, &counts, &status, &origin);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if let Some(dir) = &args.state_dir {
-        hubspot.write_state(dir)?;
-        slack.write_state(dir)?;
-        asana.write_state(dir)?;
+        let what = || format!("cannot write emulator state to {}", dir.display());
+        hubspot.write_state(dir).doing(what)?;
+        slack.write_state(dir).doing(what)?;
+        asana.write_state(dir).doing(what)?;
         eprintln!("emulator state written to {}", dir.display());
     }
     emulators.cancel();
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).expect("summaries serialise")
+    );
     Ok(summary)
 }
 
-async fn wait_ready(base: &url::Url) -> anyhow::Result<()> {
-    let url = base.join("readyz")?;
+fn base_url(addr: std::net::SocketAddr) -> url::Url {
+    format!("http://{addr}/")
+        .parse()
+        .expect("a socket address forms a URL")
+}
+
+fn join(base: &url::Url, path: &str) -> url::Url {
+    base.join(path).expect("a relative path joins a base URL")
+}
+
+async fn wait_ready(base: &url::Url) -> Result<(), SandboxError> {
+    let url = join(base, "readyz");
     let client = reqwest::Client::new();
     for _ in 0..600 {
         if let Ok(r) = client.get(url.clone()).send().await {
@@ -274,5 +335,5 @@ async fn wait_ready(base: &url::Url) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("the daemon did not become ready within 60 s")
+    Err(SandboxError::NotReady)
 }
