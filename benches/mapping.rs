@@ -9,7 +9,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use handoff::mapping::Mapping;
 use serde_json::{json, Value};
 
-const CUSTOMERS: &str = "/work/shared/datasets/datablist-customers/customers-10000.csv";
+const CUSTOMERS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/datablist-customers/customers-10000.csv"
+);
 const RECORDS: usize = 5_000;
 
 fn contacts() -> Vec<Value> {

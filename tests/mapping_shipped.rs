@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use handoff::mapping::{load_dir, MapOutcome, Mapping};
 use serde_json::{json, Value};
 
-const CUSTOMERS: &str = "/work/shared/datasets/datablist-customers/customers-10000.csv";
+const CUSTOMERS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/datablist-customers/customers-10000.csv"
+);
 
 fn mappings_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings")
