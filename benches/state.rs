@@ -41,7 +41,9 @@ fn enqueue(c: &mut Criterion) {
         .build()
         .expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temporary folder");
-    let store = rt.block_on(async { Store::open(dir.path()) }).expect("store");
+    let store = rt
+        .block_on(async { Store::open(dir.path()) })
+        .expect("store");
 
     let mut group = c.benchmark_group("inbox");
     for batch in [1u64, 100] {
