@@ -20,7 +20,9 @@
 //! flushed); an outbox step is marked attempted and flushed before its side effect runs.
 //!
 //! Multi-tree updates that must happen together (take a change out of the inbox *and* add its
-//! sagas and audit entries) run as one sled transaction.
+//! sagas and audit entries) run as one sled transaction. Intake is the exception, for speed
+//! (each sled transaction syncs the log twice): [`Store::enqueue`] writes the inbox entries
+//! before their dedupe keys, so a crash in between can cause a duplicate, never a loss.
 
 mod audit;
 mod dead_letter;
