@@ -333,30 +333,35 @@ async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
         .iter()
         .filter(|l| l["record_key"] == record.as_str())
         .collect();
-    assert_eq!(
-        mine.len(),
-        1,
-        "one dead letter for the poison deal: {letters:?}"
+    // The deal's creation and its move to closed-won are two versions when they land in
+    // different milliseconds; each is parked (nothing is dropped), none is onboarded.
+    assert!(
+        !mine.is_empty() && mine.len() <= 2,
+        "dead letters for the poison deal: {letters:?}"
     );
-    let reason = mine[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("gate required:amount"), "{reason}");
+    for letter in &mine {
+        let reason = letter["reason"].as_str().unwrap();
+        assert!(reason.contains("gate required:amount"), "{reason}");
+    }
     assert!(tickets_of(&env, &poison).is_empty() && projects_of(&env, &poison).is_empty());
 
-    // Fix the deal in the CRM, then replay the dead letter: onboarded exactly once.
+    // Fix the deal in the CRM, then replay its dead letters: onboarded exactly once.
     env.hubspot
         .update_object("deals", &poison, props(json!({"amount": "2500"})))
         .unwrap();
-    let id = mine[0]["id"].as_u64().unwrap();
-    let r = env
-        .http
-        .post(format!(
-            "http://{}/admin/dead-letters/{id}/replay",
-            env.admin_addr
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "replay: {}", r.status());
+    for letter in &mine {
+        let id = letter["id"].as_u64().unwrap();
+        let r = env
+            .http
+            .post(format!(
+                "http://{}/admin/dead-letters/{id}/replay",
+                env.admin_addr
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "replay: {}", r.status());
+    }
     let key = format!("onboarding:hubspot:deals:{poison}:dm");
     assert!(wait_until(WAIT, || env.messages_with_key(&key).len() == 1).await);
     env.wait_idle(WAIT, Duration::from_millis(500)).await;
@@ -366,6 +371,9 @@ async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
         .await
         .iter()
         .all(|l| l["record_key"] != record.as_str()));
-    assert_eq!(env.audit_events(&record, "replayed").await.len(), 1);
+    assert_eq!(
+        env.audit_events(&record, "replayed").await.len(),
+        mine.len()
+    );
     env.stop_in_process().await;
 }

@@ -56,7 +56,12 @@ impl Executor {
                 break;
             }
             let now = handoff_connector::now_ms();
-            let ready = match self.store.sagas_ready(now, self.concurrency * 4) {
+            let busy = in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let free = self.concurrency.saturating_sub(busy.len()).max(1);
+            let ready = match self
+                .store
+                .sagas_ready_except(now, free * 2, |k| busy.contains(k))
+            {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the outbox");

@@ -178,9 +178,23 @@ impl Store {
 
     /// Up to `limit` sagas ready to run at `now_ms` (not parked, backoff passed).
     pub fn sagas_ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Saga>, StateError> {
+        self.sagas_ready_except(now_ms, limit, |_| false)
+    }
+
+    /// Like [`Store::sagas_ready`], passing over (without decoding) the sagas whose key `skip`
+    /// accepts, e.g. those already running.
+    pub fn sagas_ready_except(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        skip: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Saga>, StateError> {
         let mut out = Vec::new();
         for item in self.inner.outbox.iter() {
-            let (_, v) = item?;
+            let (k, v) = item?;
+            if std::str::from_utf8(&k).is_ok_and(&skip) {
+                continue;
+            }
             let saga: Saga = decode(&v, "saga")?;
             if !saga.parked && saga.not_before_ms <= now_ms {
                 out.push(saga);
