@@ -16,3 +16,4 @@ pub mod mapping;
 pub mod outbox;
 pub mod sandbox;
 pub mod state;
+pub mod routing;

@@ -1,0 +1,1 @@
+//! Routing rules (issue 3): being written.
