@@ -36,12 +36,54 @@ pub struct Intake {
 /// The public router.
 pub fn router(intake: Intake) -> Router {
     Router::new()
-        .route("/webhooks/hubspot", post(hubspot))
-        .route("/slack/interactivity", post(slack))
+        .route("/webhooks/hubspot", intake_route(Vendor::HubSpot))
+        .route("/slack/interactivity", intake_route(Vendor::Slack))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(intake)
+}
+
+/// The vendors whose deliveries the server takes in.
+#[derive(Clone, Copy, Debug)]
+enum Vendor {
+    HubSpot,
+    Slack,
+}
+
+impl Vendor {
+    fn name(self) -> &'static str {
+        match self {
+            Vendor::HubSpot => "hubspot",
+            Vendor::Slack => "slack",
+        }
+    }
+}
+
+/// A POST route that verifies, stores and acknowledges one vendor's deliveries.
+fn intake_route(vendor: Vendor) -> axum::routing::MethodRouter<Intake> {
+    post(
+        move |State(intake): State<Intake>,
+              method: Method,
+              OriginalUri(uri): OriginalUri,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            let source = match vendor {
+                Vendor::HubSpot => intake.hubspot.clone(),
+                Vendor::Slack => intake.slack.clone(),
+            };
+            accept(
+                &intake,
+                source.as_ref(),
+                vendor.name(),
+                &method,
+                &uri,
+                &headers,
+                &body,
+            )
+            .await
+        },
+    )
 }
 
 async fn readyz(State(intake): State<Intake>) -> impl IntoResponse {
@@ -54,46 +96,6 @@ async fn readyz(State(intake): State<Intake>) -> impl IntoResponse {
 
 async fn metrics(State(intake): State<Intake>) -> impl IntoResponse {
     intake.metrics.render()
-}
-
-async fn hubspot(
-    State(intake): State<Intake>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let source = intake.hubspot.clone();
-    accept(
-        &intake,
-        source.as_ref(),
-        "hubspot",
-        &method,
-        &uri,
-        &headers,
-        &body,
-    )
-    .await
-}
-
-async fn slack(
-    State(intake): State<Intake>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let source = intake.slack.clone();
-    accept(
-        &intake,
-        source.as_ref(),
-        "slack",
-        &method,
-        &uri,
-        &headers,
-        &body,
-    )
-    .await
 }
 
 async fn accept(

@@ -44,27 +44,13 @@ pub struct ErrorDetail {
 }
 
 /// `ProjectTemplateCompact`: `gid`, `resource_type` (`project_template`), `name`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectTemplate {
-    pub gid: String,
-    #[serde(default)]
-    pub resource_type: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-}
+pub type ProjectTemplate = NamedResource;
 
 /// `ProjectCompact`: `gid`, `resource_type` (`project`), `name`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectCompact {
-    pub gid: String,
-    #[serde(default)]
-    pub resource_type: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-}
+pub type ProjectCompact = NamedResource;
 
-/// `TeamCompact` / `WorkspaceCompact` / `UserCompact` / `SectionCompact`: `gid`,
-/// `resource_type`, `name`.
+/// Asana's compact representations (`TeamCompact`, `WorkspaceCompact`, `UserCompact`,
+/// `SectionCompact`, `ProjectCompact`, `ProjectTemplateCompact`): `gid`, `resource_type`, `name`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedResource {
     pub gid: String,
