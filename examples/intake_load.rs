@@ -26,14 +26,10 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use handoff::admin_client::AdminClient;
-use handoff::daemon::vendors::{self, VendorSettings};
+use handoff::daemon::vendors;
 use handoff::daemon::{self, Listeners};
-use handoff::flows::Links;
+use handoff::sandbox::local::{wait_ready, LocalOptions, LocalVendors};
 use handoff::sandbox::{self, data::Dataset, seed};
-use handoff_asana::{AsanaConfig, AsanaEmulator};
-use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
-use handoff_slack::{SlackConfig, SlackEmulator};
-use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -469,32 +465,16 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
     let daemon_url: url::Url = format!("http://{}/", public.local_addr()?).parse()?;
     let admin_addr: SocketAddr = admin.local_addr()?;
 
-    let cfg = loaded.config.clone();
     let emulators = CancellationToken::new();
-    // No webhook target: the only webhooks the daemon gets are this generator's.
-    let hubspot = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
-        rate_limits: false,
-        portal_id: cfg.hubspot.portal_id,
-        webhook_target: None,
-        ..Default::default()
-    });
-    let slack_cfg_emu = handoff_slack::EmulatorConfig {
-        rate_limits: false,
-        ..Default::default()
+    // No webhook delivery from HubSpot: the only webhooks the daemon gets are this generator's.
+    let options = LocalOptions {
+        strict_limits: false,
+        hubspot_webhooks: false,
     };
-    let slack = SlackEmulator::new(slack_cfg_emu.clone());
-    let asana = AsanaEmulator::new(handoff_asana::EmulatorConfig {
-        rate_limits: false,
-        workspace_gid: cfg.asana.workspace_gid.clone(),
-        team_gid: cfg.asana.team_gid.clone(),
-        job_delay_ms: 20,
-        ..Default::default()
-    });
-    let local = "127.0.0.1:0".parse()?;
-    let hubspot_at = hubspot.start(local, emulators.clone()).await?;
-    let slack_at = slack.start(local, emulators.clone()).await?;
-    let asana_at = asana.start(local, emulators.clone()).await?;
-    seed::seed(&data, &hubspot, &slack, &asana);
+    let local =
+        LocalVendors::start(&loaded.config, &daemon_url, options, emulators.clone()).await?;
+    let (hubspot, slack, asana) = (&local.hubspot, &local.slack, &local.asana);
+    seed::seed(&data, hubspot, slack, asana);
     let seeding = Instant::now();
     let contact_ids: Vec<String> = (0..contacts)
         .map(|i| hubspot.create_object("contacts", contact(&data, i)))
@@ -509,38 +489,8 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
     loaded.config.state_dir = state.path().join("handoff");
     // Contacts reach the daemon through this generator's webhooks only, not the poller.
     loaded.config.hubspot.poll.objects = vec!["companies".into()];
-    let hs = hubspot.config();
-    let secret = hs.client_secret.clone();
-    let mut hubspot_cfg = HubSpotConfig::new(
-        hubspot_at.base_url(),
-        SecretString::from(hs.token.clone()),
-        SecretString::from(hs.client_secret.clone()),
-    );
-    hubspot_cfg.requests_per_window = 100_000;
-    hubspot_cfg.search_requests_per_second = 1_000;
-    let mut slack_cfg = SlackConfig::new(
-        slack_cfg_emu.bot_token.clone(),
-        slack_cfg_emu.signing_secret.clone(),
-    )
-    .with_base_url(handoff_slack::emulator::api_base_url(&slack_at));
-    slack_cfg.requests_per_minute = 1_000_000;
-    let mut asana_cfg = AsanaConfig::new(
-        asana_at.base_url(),
-        SecretString::from(asana.config().token.clone()),
-        cfg.asana.workspace_gid.clone(),
-        cfg.asana.team_gid.clone(),
-    );
-    asana_cfg.job_poll_interval_ms = 20;
-    asana_cfg.requests_per_minute = 1_000_000;
-    let vendors = vendors::build(VendorSettings {
-        hubspot: hubspot_cfg,
-        slack: slack_cfg,
-        asana: asana_cfg,
-        links: Links {
-            record_url: cfg.hubspot.record_url.clone(),
-            portal_id: cfg.hubspot.portal_id,
-        },
-    })?;
+    let secret = local.hubspot_client_secret();
+    let vendors = vendors::build(local.settings(&loaded.config))?;
     let stop_daemon = CancellationToken::new();
     let daemon_task = tokio::spawn(daemon::run(
         loaded,
@@ -566,19 +516,4 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
         },
         target,
     ))
-}
-
-async fn wait_ready(base: &url::Url) -> anyhow::Result<()> {
-    let url = base.join("readyz")?;
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(url.clone()).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the daemon did not become ready within 60 s")
 }

@@ -12,19 +12,16 @@
 //!    `DIR/<vendor>/<object>.json` and the daemon's database in `DIR/handoff/`.
 
 pub mod data;
+pub mod local;
 pub mod replay;
 pub mod report;
 pub mod seed;
 
 use crate::config::{self, Loaded};
-use crate::daemon::vendors::{self, VendorSettings};
+use crate::daemon::vendors;
 use crate::daemon::{self, Listeners};
-use crate::flows::Links;
 use crate::mapping::Mapping;
-use handoff_asana::{AsanaConfig, AsanaEmulator};
-use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
-use handoff_slack::{SlackConfig, SlackEmulator};
-use secrecy::SecretString;
+use local::{base_url, wait_ready, LocalOptions, LocalVendors};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -155,70 +152,18 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     let daemon_url = base_url(public.local_addr().doing(bind)?);
     let admin_addr = admin.local_addr().doing(bind)?;
 
-    let cfg = loaded.config.clone();
     let emulators = CancellationToken::new();
-    let hubspot = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
-        rate_limits: args.strict_limits,
-        portal_id: cfg.hubspot.portal_id,
-        webhook_target: Some(join(&daemon_url, "webhooks/hubspot")),
-        ..Default::default()
-    });
-    let slack_emulator_cfg = handoff_slack::EmulatorConfig {
-        rate_limits: args.strict_limits,
-        interactivity_url: Some(join(&daemon_url, "slack/interactivity")),
-        ..Default::default()
+    let options = LocalOptions {
+        strict_limits: args.strict_limits,
+        hubspot_webhooks: true,
     };
-    let slack = SlackEmulator::new(slack_emulator_cfg.clone());
-    let asana = AsanaEmulator::new(handoff_asana::EmulatorConfig {
-        rate_limits: args.strict_limits,
-        workspace_gid: cfg.asana.workspace_gid.clone(),
-        team_gid: cfg.asana.team_gid.clone(),
-        job_delay_ms: 20,
-        ..Default::default()
-    });
-    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let start = || "cannot start an emulator".to_string();
-    let hubspot_at = hubspot.start(local, emulators.clone()).await.doing(start)?;
-    let slack_at = slack.start(local, emulators.clone()).await.doing(start)?;
-    let asana_at = asana.start(local, emulators.clone()).await.doing(start)?;
-    let world = Arc::new(seed::seed(&data, &hubspot, &slack, &asana));
-
+    let local =
+        LocalVendors::start(&loaded.config, &daemon_url, options, emulators.clone()).await?;
+    let (hubspot, slack, asana) = (&local.hubspot, &local.slack, &local.asana);
+    let world = Arc::new(seed::seed(&data, hubspot, slack, asana));
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = db_dir;
-    let hs = hubspot.config();
-    let mut hubspot_cfg = HubSpotConfig::new(
-        hubspot_at.base_url(),
-        SecretString::from(hs.token.clone()),
-        SecretString::from(hs.client_secret.clone()),
-    );
-    if !args.strict_limits {
-        // The emulator does not enforce limits here, so neither does the client's pacing.
-        hubspot_cfg.requests_per_window = 100_000;
-        hubspot_cfg.search_requests_per_second = 1_000;
-    }
-    let sl = &slack_emulator_cfg;
-    let mut slack_cfg = SlackConfig::new(sl.bot_token.clone(), sl.signing_secret.clone())
-        .with_base_url(handoff_slack::emulator::api_base_url(&slack_at));
-    let mut asana_cfg = AsanaConfig::new(
-        asana_at.base_url(),
-        SecretString::from(asana.config().token.clone()),
-        cfg.asana.workspace_gid.clone(),
-        cfg.asana.team_gid.clone(),
-    );
-    asana_cfg.job_poll_interval_ms = 20;
-    if !args.strict_limits {
-        slack_cfg.requests_per_minute = 1_000_000;
-        asana_cfg.requests_per_minute = 1_000_000;
-    }
-    let vendors = vendors::build(VendorSettings {
-        hubspot: hubspot_cfg,
-        slack: slack_cfg,
-        asana: asana_cfg,
-        links: Links {
-            record_url: cfg.hubspot.record_url.clone(),
-            portal_id: cfg.hubspot.portal_id,
-        },
-    })?;
+    let vendors = vendors::build(local.settings(&loaded.config))?;
 
     let stop_daemon = CancellationToken::new();
     let daemon_task = tokio::spawn(daemon::run(
@@ -266,7 +211,7 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
             Duration::from_secs(10)
         };
         if last_print.elapsed() >= every {
-            let s = report::summarize(&hubspot, &slack, &asana, &counts, &status, &origin);
+            let s = report::summarize(hubspot, slack, asana, &counts, &status, &origin);
             if tty {
                 eprint!("\r\x1b[2K{}", report::progress_line(&s, &counts));
             } else {
@@ -297,7 +242,7 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     daemon_task
         .await
         .map_err(|e| SandboxError::DaemonPanicked(e.to_string()))??;
-    let mut summary = report::summarize(&hubspot, &slack, &asana, &counts, &status, &origin);
+    let mut summary = report::summarize(hubspot, slack, asana, &counts, &status, &origin);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if let Some(dir) = &args.state_dir {
         let what = || format!("cannot write emulator state to {}", dir.display());
@@ -312,28 +257,4 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
         serde_json::to_string_pretty(&summary).expect("summaries serialise")
     );
     Ok(summary)
-}
-
-fn base_url(addr: std::net::SocketAddr) -> url::Url {
-    format!("http://{addr}/")
-        .parse()
-        .expect("a socket address forms a URL")
-}
-
-fn join(base: &url::Url, path: &str) -> url::Url {
-    base.join(path).expect("a relative path joins a base URL")
-}
-
-async fn wait_ready(base: &url::Url) -> Result<(), SandboxError> {
-    let url = join(base, "readyz");
-    let client = reqwest::Client::new();
-    for _ in 0..600 {
-        if let Ok(r) = client.get(url.clone()).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(SandboxError::NotReady)
 }
