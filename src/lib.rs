@@ -8,12 +8,13 @@
 
 pub mod admin_client;
 pub mod cli_support;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod emulate;
 pub mod flows;
 pub mod mapping;
 pub mod outbox;
+pub mod routing;
 pub mod sandbox;
 pub mod state;
-pub mod routing;

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod poller;
 pub mod server;
 pub mod telemetry;
+pub mod timers;
 pub mod vendors;
 pub mod worker;
 
@@ -155,6 +156,7 @@ pub async fn run(
     let stop_work = shutdown.child_token();
     tasks.spawn(poller.run(stop_work.clone()));
     tasks.spawn(worker.run(stop_work.clone()));
+    tasks.spawn(timers::TimerRunner::new(store.clone(), wake.clone()).run(stop_work.clone()));
     tasks.spawn(executor.run(stop_work.clone()));
     tasks.spawn(maintenance(
         store.clone(),

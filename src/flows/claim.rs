@@ -86,5 +86,6 @@ pub(super) fn decide(
             json!({"slack_user": user}),
         )],
         state: vec![],
+        ..Completion::default()
     })
 }

@@ -183,6 +183,7 @@ pub(super) async fn decide(
             CSM_ROTATION.to_string(),
             json!((position + 1) % pool.len() as u64),
         )],
+        ..Completion::default()
     })
 }
 

@@ -94,6 +94,7 @@ pub(super) fn decide(
             sagas: vec![saga],
             audit,
             state: vec![],
+            ..Completion::default()
         });
     }
 
@@ -222,6 +223,7 @@ pub(super) fn decide(
             .rotation
             .map(|(k, pos)| vec![(k, json!(pos))])
             .unwrap_or_default(),
+        ..Completion::default()
     })
 }
 

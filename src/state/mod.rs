@@ -10,6 +10,8 @@
 //! | `dead`    | id (u64 BE)                       | [`DeadLetter`]                         |
 //! | `cursors` | feed name                         | [`Cursor`]                             |
 //! | `kv`      | name                              | flow state as JSON (rotation, indexes) |
+//! | `timers`  | due (i64, order-preserving) ++ key | [`Timer`] (see `timers.rs`)          |
+//! | `timer_keys` | timer key                      | its due time (the reschedule index)    |
 //!
 //! **Durability.** sled writes to its log in memory and syncs in the background (about every
 //! 500 ms), so nothing here is durable until a flush. [`Store::durable`] is a *group commit*:
@@ -28,11 +30,13 @@ mod audit;
 mod dead_letter;
 mod inbox;
 mod outbox;
+mod timers;
 
 pub use audit::AuditEntry;
 pub use dead_letter::{DeadLetter, DeadLetterItem};
 pub use inbox::{EnqueueReport, InboxEntry};
 pub use outbox::{Completion, Saga, SagaStep, StepStatus};
+pub use timers::{Timer, TIMER_OBJECT_TYPE, TIMER_SOURCE};
 
 use handoff_connector::Cursor;
 use serde::{de::DeserializeOwned, Serialize};
@@ -82,6 +86,10 @@ struct Inner {
     dead: sled::Tree,
     cursors: sled::Tree,
     kv: sled::Tree,
+    timers: sled::Tree,
+    timer_keys: sled::Tree,
+    /// Notified when timers are scheduled, so the timer runner recomputes its wait.
+    timers_changed: tokio::sync::Notify,
     flush_tx: mpsc::UnboundedSender<FlushWaiter>,
     /// Serialises inbox dedupe (check-then-insert) so concurrent deliveries never conflict.
     intake: std::sync::Mutex<()>,
@@ -128,6 +136,9 @@ impl Store {
             dead: tree("dead")?,
             cursors: tree("cursors")?,
             kv: tree("kv")?,
+            timers: tree("timers")?,
+            timer_keys: tree("timer_keys")?,
+            timers_changed: tokio::sync::Notify::new(),
             path: dir.to_path_buf(),
             db,
             flush_tx,

@@ -10,7 +10,8 @@
 //! whose key is in `outbox` or `done` is never created twice.
 
 use super::inbox::take;
-use super::{decode, encode, tx_codec, tx_error, AuditEntry, StateError, Store};
+use super::timers::{encode_timers, tx_cancel, tx_schedule};
+use super::{decode, encode, tx_codec, tx_error, AuditEntry, StateError, Store, Timer};
 use handoff_connector::IdempotencyKey;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -121,6 +122,11 @@ pub struct Completion {
     pub audit: Vec<AuditEntry>,
     /// Flow state to write (key → JSON), e.g. the next round-robin position.
     pub state: Vec<(String, serde_json::Value)>,
+    /// Timers to schedule, each replacing any timer with the same key (applied after
+    /// `cancel_timers`, so cancelling and scheduling one key reschedules it).
+    pub timers: Vec<Timer>,
+    /// Keys of timers to cancel (unknown keys are ignored).
+    pub cancel_timers: Vec<String>,
 }
 
 impl Store {
@@ -144,14 +150,17 @@ impl Store {
         for (k, v) in &completion.state {
             state.push((k.clone(), encode(v, "flow state")?));
         }
+        let timers = encode_timers(&completion.timers)?;
         let created = (
             &inner.inbox,
             &inner.outbox,
             &inner.done,
             &inner.audit,
             &inner.kv,
+            &inner.timers,
+            &inner.timer_keys,
         )
-            .transaction(|(inbox, outbox, done, audit_tree, kv)| {
+            .transaction(|(inbox, outbox, done, audit_tree, kv, tt, tk)| {
                 take(inbox, seq)?;
                 let mut created = 0;
                 for (key, bytes) in &sagas {
@@ -169,9 +178,18 @@ impl Store {
                 for (k, bytes) in &state {
                     kv.insert(k.as_bytes(), bytes.as_slice())?;
                 }
+                for key in &completion.cancel_timers {
+                    tx_cancel(tt, tk, key)?;
+                }
+                for (timer, bytes) in &timers {
+                    tx_schedule(tt, tk, timer, bytes)?;
+                }
                 Ok(created)
             })
             .map_err(tx_error)?;
+        if !timers.is_empty() {
+            self.notify_timers_changed();
+        }
         metrics::counter!("handoff_sagas_created_total").increment(created as u64);
         Ok(created)
     }

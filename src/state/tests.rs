@@ -117,6 +117,7 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
             serde_json::Value::Null,
         )],
         state: vec![("rr:West".into(), serde_json::json!(3))],
+        ..Completion::default()
     };
     assert_eq!(
         store.complete(entries[0].seq, completion.clone()).unwrap(),
