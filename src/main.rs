@@ -62,6 +62,41 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Route one lead offline with a rule set and show every rule evaluated and why.
+    Explain {
+        /// Routing rules (see `examples/routing.yaml`).
+        #[arg(long)]
+        rules: PathBuf,
+        /// A mapped lead, or a HubSpot contact (`{"id", "properties"}`) with `--mapping`.
+        #[arg(long)]
+        input: PathBuf,
+        /// The lead mapping to apply to a raw contact first (its gates are reported too).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// The moment to route at, RFC 3339 UTC (default: now); business hours depend on it.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Route historical leads offline with one or two rule sets (no writes anywhere) and report
+    /// the distribution per rep and team, the gate outcomes and the differences.
+    Backtest {
+        /// Leads as CSV (the datablist customers columns).
+        #[arg(long)]
+        input: PathBuf,
+        /// One or two rule sets.
+        #[arg(long, required = true, num_args = 1)]
+        rules: Vec<PathBuf>,
+        /// The lead mapping (its gates decide who is routed).
+        #[arg(long, default_value = "mappings/hubspot-contact-to-lead.yaml")]
+        mapping: PathBuf,
+        /// The moment every lead is routed at, RFC 3339 UTC (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve one vendor's emulator standalone.
     Emulate {
         vendor: handoff::emulate::Vendor,
@@ -135,9 +170,23 @@ fn main() -> ExitCode {
                 eprintln!("handoff: {c}");
                 return ExitCode::from(64);
             }
+            if let Some(r) = e.downcast_ref::<handoff::routing::RoutingError>() {
+                eprintln!("handoff: {r}");
+                return ExitCode::from(64);
+            }
             eprintln!("handoff: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--at` as a UTC timestamp, or now.
+fn moment(at: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
+    match at {
+        Some(text) => text.parse().with_context(|| {
+            format!("--at {text}: expected an RFC 3339 time such as 2026-11-24T17:00:00Z")
+        }),
+        None => Ok(jiff::Timestamp::now()),
     }
 }
 
@@ -244,6 +293,64 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     let l = admin.replay(id).await?;
                     outln!("replayed dead letter {} ({})", l.id, l.record_key);
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain {
+            rules,
+            input,
+            mapping,
+            at,
+            json,
+        } => {
+            let rules = handoff::routing::RuleSet::load(&rules)?;
+            let mapping = match mapping {
+                Some(m) => Some(handoff::mapping::Mapping::load(&m).map_err(ConfigError::from)?),
+                None => None,
+            };
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let lead: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", input.display()))?;
+            let explanation = handoff::routing::explain_lead(
+                &rules,
+                &lead,
+                mapping.as_ref(),
+                &Default::default(),
+                &Default::default(),
+                moment(at.as_deref())?,
+            );
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                outln!(
+                    "{}",
+                    handoff::routing::explain::render_text(&explanation).trim_end()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backtest {
+            input,
+            rules,
+            mapping,
+            at,
+            json,
+        } => {
+            let sets = rules
+                .iter()
+                .map(|r| handoff::routing::RuleSet::load(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mapping = handoff::mapping::Mapping::load(&mapping).map_err(ConfigError::from)?;
+            let report =
+                handoff::routing::backtest::run(&sets, &input, &mapping, moment(at.as_deref())?)?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                outln!(
+                    "{}",
+                    handoff::routing::backtest::render_text(&report).trim_end()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

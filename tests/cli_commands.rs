@@ -240,3 +240,92 @@ async fn status_audit_and_dead_letters_read_a_running_daemon() {
     );
     env.kill_child();
 }
+
+fn repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn explain_shows_every_rule_and_the_choice_for_a_raw_contact() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    let lead = json!({"id": "901", "properties": {
+        "email": "ana.lima@northwind.io", "firstname": "Ana", "lastname": "Lima",
+        "company": "Northwind", "country": "Brazil", "phone": "+55 11 3456-7890",
+        "lifecyclestage": "marketingqualifiedlead",
+        "hs_legal_basis": "Legitimate interest – prospect/lead"}});
+    let input = write(d, "lead.json", &lead.to_string());
+    let out = handoff(
+        &[
+            "explain",
+            "--rules",
+            &repo("examples/routing.yaml"),
+            "--mapping",
+            &repo("mappings/hubspot-contact-to-lead.yaml"),
+            "--input",
+            &input,
+            "--at",
+            "2026-11-24T17:00:00Z",
+            "--json",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = e["rules"].as_array().expect("every rule evaluated");
+    assert!(rules.len() >= 5, "{e}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("territory-west"), "{text}");
+    assert!(text.contains("@example.com"), "an owner was chosen: {text}");
+
+    // A broken rule file is a configuration error: exit 64 with its location.
+    let bad = write(d, "bad.yaml", "name: x\nteams: [\n");
+    let out = handoff(&["explain", "--rules", &bad, "--input", &input], d);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.yaml:"), "{}", stderr(&out));
+}
+
+#[test]
+fn backtest_compares_two_rule_sets_without_writing_anywhere() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    let base = std::fs::read_to_string(repo("examples/routing.yaml")).unwrap();
+    let variant = write(
+        d,
+        "variant.yaml",
+        &base.replace("{ daily: 15 }", "{ daily: 1 }").replacen(
+            "name: maven-routing",
+            "name: maven-routing-variant",
+            1,
+        ),
+    );
+    let out = handoff(
+        &[
+            "backtest",
+            "--input",
+            &repo("tests/data/datablist-customers/customers-10000.csv"),
+            "--rules",
+            &repo("examples/routing.yaml"),
+            "--rules",
+            &variant,
+            "--mapping",
+            &repo("mappings/hubspot-contact-to-lead.yaml"),
+            "--at",
+            "2026-11-24T17:00:00Z",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1500 rows"), "{text}");
+    assert!(
+        text.contains("maven-routing -> maven-routing-variant"),
+        "{text}"
+    );
+    assert!(text.contains("changed owner"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(d).unwrap().count(),
+        1,
+        "backtest wrote nothing next to its inputs"
+    );
+}

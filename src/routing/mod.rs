@@ -1,1 +1,26 @@
-//! Routing rules (issue 3): being written.
+//! Routing rules (issue 3): who owns a qualified lead, and why.
+//!
+//! Admins declare ordered rules in YAML ([`RuleSet::load`], see `spec.rs` for the language);
+//! the first rule whose conditions match decides, with one of the strategies RevOps uses:
+//! territory, segment, named account, round robin (strict or smooth weighted, with daily and
+//! weekly caps per rep) and least loaded, all subject to availability (team business hours in
+//! the team's time zone, holidays, out of office). A global fallback owner means no lead is
+//! left unowned.
+//!
+//! [`route`] is pure: the caller passes the mapped lead, a [`RouteContext`], the current
+//! [`RoutingState`] and `now`, and persists the returned [`StateUpdate`]s atomically with the
+//! [`Decision`]. [`explain`] renders why; [`backtest`] replays historical leads offline.
+
+pub mod backtest;
+pub mod calendar;
+mod engine;
+pub mod explain;
+mod rules;
+mod spec;
+pub mod state;
+
+pub use calendar::BusinessCalendar;
+pub use engine::{route, Decision, LoadSnapshot, Outcome, OwnerKind, OwnerRef, RouteContext};
+pub use explain::{explain_lead, Explanation};
+pub use rules::{Member, OutOfOffice, RoutingError, RuleSet, Team};
+pub use state::{RepCounts, RoutingState, StateUpdate};
