@@ -296,6 +296,11 @@ pub struct LeadHandoffConfig {
     /// `hs_lead_status` written when a lead goes back to nurture.
     #[serde(default = "default_nurture_status")]
     pub nurture_lead_status: String,
+    /// Optional routing rules file (see `examples/routing.yaml`), relative to this file's
+    /// folder. When set, the rules engine routes leads (with business hours and deferral)
+    /// instead of `teams`/`default_team` territory round robin.
+    #[serde(default)]
+    pub rules: Option<Spanned<PathBuf>>,
 }
 
 fn default_trigger_stages() -> Vec<String> {
@@ -416,9 +421,16 @@ pub struct Loaded {
     pub config: Config,
     /// Mappings from `mappings_dir`, by name.
     pub mappings: Vec<crate::mapping::Mapping>,
+    /// The compiled `lead_handoff.rules`, when configured.
+    pub rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
 }
 
 impl Loaded {
+    /// The routing rules of `lead_handoff.rules`, when configured (compiled at [`load`]).
+    pub fn rules(&self) -> Option<&crate::routing::RuleSet> {
+        self.rules.as_deref()
+    }
+
     /// The mapping named `name` (checked to exist at load).
     pub fn mapping(&self, name: &str) -> &crate::mapping::Mapping {
         self.mappings
@@ -445,10 +457,21 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     }
     let mappings = crate::mapping::load_dir(&config.mappings_dir)?;
     check_mappings(&config, &mappings, path)?;
+    let mut rule_set = None;
+    if let Some(rules) = &mut config.lead_handoff.rules {
+        if rules.value.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            rules.value = base.join(&rules.value);
+        }
+        let set = crate::routing::RuleSet::load(&rules.value)
+            .map_err(|e| routing_error(path, rules, e))?;
+        rule_set = Some(std::sync::Arc::new(set));
+    }
     Ok(Loaded {
         path: path.to_path_buf(),
         config,
         mappings,
+        rules: rule_set,
     })
 }
 
@@ -506,6 +529,33 @@ fn invalid<T>(path: &Path, at: &Spanned<T>, field: &str, message: String) -> Con
         column: at.referenced.column(),
         field: field.to_string(),
         message,
+    }
+}
+
+/// A rules file error as a config error: at the rules file's line and column when the error
+/// comes from its text, else at the config's `lead_handoff.rules` key.
+fn routing_error(
+    path: &Path,
+    at: &Spanned<PathBuf>,
+    err: crate::routing::RoutingError,
+) -> ConfigError {
+    match err.position() {
+        Some(pos) => ConfigError::Invalid {
+            path: PathBuf::from(&pos.origin),
+            line: pos.line,
+            column: pos.column,
+            field: if pos.path.is_empty() {
+                "lead_handoff.rules".to_string()
+            } else {
+                pos.path.clone()
+            },
+            message: match &err {
+                crate::routing::RoutingError::Syntax { message, .. }
+                | crate::routing::RoutingError::Invalid { message, .. } => message.clone(),
+                other => other.to_string(),
+            },
+        },
+        None => invalid(path, at, "lead_handoff.rules", err.to_string()),
     }
 }
 

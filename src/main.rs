@@ -62,14 +62,21 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Route one lead offline with a rule set and show every rule evaluated and why.
+    /// Route one lead offline with a rule set and show every rule evaluated and why; or, with
+    /// `--record`, show why a live lead got its owner (or was deferred), from the audit trail.
     Explain {
         /// Routing rules (see `examples/routing.yaml`).
-        #[arg(long)]
-        rules: PathBuf,
+        #[arg(long, required_unless_present = "record")]
+        rules: Option<PathBuf>,
         /// A mapped lead, or a HubSpot contact (`{"id", "properties"}`) with `--mapping`.
-        #[arg(long)]
-        input: PathBuf,
+        #[arg(long, required_unless_present = "record")]
+        input: Option<PathBuf>,
+        /// A live record (`hubspot:contacts:42`): print the explanation stored with its latest
+        /// `routed` or `deferred` audit entry (read through the admin API, like `audit`).
+        #[arg(long, conflicts_with_all = ["rules", "input", "mapping", "at"])]
+        record: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
         /// The lead mapping to apply to a raw contact first (its gates are reported too).
         #[arg(long)]
         mapping: Option<PathBuf>,
@@ -178,6 +185,36 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The explanation stored with the latest `routed` / `deferred` audit entry of `record`:
+/// rendered as text when it is a routing-engine explanation, else its detail as pretty JSON.
+fn explain_record(
+    record: &str,
+    report: &handoff::cli_support::AuditReport,
+    json: bool,
+) -> anyhow::Result<String> {
+    let entry = report
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.event == "routed" || e.event == "deferred")
+        .with_context(|| format!("{record}: no routing decision in the audit trail"))?;
+    let stored = entry.detail.get("explain").cloned();
+    if json {
+        return Ok(serde_json::to_string_pretty(
+            stored.as_ref().unwrap_or(&entry.detail),
+        )?);
+    }
+    let head = format!("{}: {} — {}", entry.record_key, entry.event, entry.message);
+    let parsed = stored
+        .clone()
+        .and_then(|v| serde_json::from_value::<handoff::routing::Explanation>(v).ok());
+    let body = match parsed {
+        Some(e) => handoff::routing::explain::render_text(&e),
+        None => serde_json::to_string_pretty(&entry.detail)?,
+    };
+    Ok(format!("{head}\n{body}"))
 }
 
 /// `--at` as a UTC timestamp, or now.
@@ -299,10 +336,21 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Explain {
             rules,
             input,
+            record,
+            config,
             mapping,
             at,
             json,
         } => {
+            if let Some(record) = record {
+                let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
+                let report = admin.audit(&record).await?;
+                outln!("{}", explain_record(&record, &report, json)?.trim_end());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (Some(rules), Some(input)) = (rules, input) else {
+                anyhow::bail!("explain needs --rules and --input, or --record");
+            };
             let rules = handoff::routing::RuleSet::load(&rules)?;
             let mapping = match mapping {
                 Some(m) => Some(handoff::mapping::Mapping::load(&m).map_err(ConfigError::from)?),

@@ -7,14 +7,19 @@
 //!    silently drops it.
 //! 3. Account match (domain, then normalised company name): an existing account's owner keeps
 //!    the lead. A contact that already has an owner keeps it.
-//! 4. Otherwise route by territory and round robin within the team.
+//! 4. Otherwise route: with `lead_handoff.rules` configured, by the routing engine
+//!    ([`crate::routing::route`], its state under [`ROUTING_STATE_KEY`] written with the
+//!    decision); a deferral (nobody available) schedules a durable timer instead of a saga and
+//!    the lead is decided again when it fires (see [`super::deferred`]). Without rules, by
+//!    territory and round robin within the team.
 //! 5. Saga `lead:<record>`: write the owner to the CRM, associate the account, DM the owner
 //!    with the context and the "Claim lead" / "Open in CRM" buttons.
 
 use super::accounts::{self, AccountRef, MatchedBy};
 use super::routing::{self, Route, RouteRule};
-use super::{count, field, Env, FlowError, Flows};
+use super::{count, deferred, field, Env, FlowError, Flows};
 use crate::outbox::Action;
+use crate::routing::{Decision, Outcome, RouteContext, RoutingState, RuleSet};
 use crate::state::{AuditEntry, Completion, Saga};
 use handoff_connector::{Change, IdempotencyKey, Record};
 use serde_json::{json, Map, Value};
@@ -118,52 +123,130 @@ pub(super) fn decide(
         .as_ref()
         .and_then(|(a, _)| a.owner_id.as_deref())
         .and_then(|id| owners.by_id(id).cloned());
-    let route = if let Some(owner) = existing_owner {
-        Route {
-            owner_email: owner.email.clone(),
-            rule: RouteRule::ExistingOwner {
-                owner_id: owner.id.clone(),
-            },
-            rotation: None,
+    let mut state = Vec::new();
+    let mut cancel_timers = Vec::new();
+    let (owner, words) = match (flows.loaded.rules(), existing_owner) {
+        (Some(rules), None) => {
+            let routed = route_by_rules(
+                rules,
+                env,
+                lead,
+                account_owner.map(|o| o.email),
+                &record_key,
+            )?;
+            state.push(routed.state);
+            let decision = routed.decision;
+            let explain = serde_json::to_value(&decision.explain).unwrap_or(Value::Null);
+            let Some(owner_ref) = decision.owner.clone() else {
+                // Deferred: nobody is available; decide again at the pool's next opening.
+                let until = match &decision.outcome {
+                    Outcome::Deferred { until_utc } => *until_utc,
+                    _ => jiff::Timestamp::from_millisecond(env.now_ms).unwrap_or_default(),
+                };
+                let timer = deferred::timer(&record_key, &contact.id, until, env.now_ms);
+                audit.push(AuditEntry::new(
+                    env.now_ms,
+                    &record_key,
+                    "deferred",
+                    format!(
+                        "deferred until {until} by rule {}: nobody available",
+                        decision.rule
+                    ),
+                    json!({
+                        "until_utc": until.to_string(),
+                        "until_ms": timer.due_ms,
+                        "rule": decision.rule,
+                        "timer": timer.key,
+                        "explain": explain,
+                    }),
+                ));
+                count("lead_handoff", "deferred");
+                return Ok(Completion {
+                    audit,
+                    state,
+                    timers: vec![timer],
+                    ..Completion::default()
+                });
+            };
+            let owner = owners.by_email(&owner_ref.email).cloned().ok_or_else(|| {
+                FlowError::Config(format!(
+                    "routing rule {} routes to {} but HubSpot has no owner with that email",
+                    decision.rule, owner_ref.email
+                ))
+            })?;
+            let (words, reason) = match &decision.outcome {
+                Outcome::Fallback { reason } => (
+                    format!("rule {} ({reason})", decision.rule),
+                    Some(reason.clone()),
+                ),
+                _ => (format!("rule {}", decision.rule), None),
+            };
+            audit.push(AuditEntry::new(
+                env.now_ms,
+                &record_key,
+                "routed",
+                format!("owner {} ({}) by {words}", owner.name, owner.email),
+                json!({
+                    "owner_id": owner.id,
+                    "owner_email": owner.email,
+                    "rule": decision.rule,
+                    "outcome": decision.outcome,
+                    "reason": reason,
+                    "owner_kind": owner_ref.kind,
+                    "explain": explain,
+                }),
+            ));
+            // A deferral scheduled earlier is moot once the lead has an owner.
+            cancel_timers.push(deferred::timer_key(&record_key));
+            (owner, words)
         }
-    } else if let (Some(owner), Some((acct, _))) = (account_owner, &account) {
-        Route {
-            owner_email: owner.email.clone(),
-            rule: RouteRule::NamedAccount {
-                company_id: acct.id.clone(),
-            },
-            rotation: None,
+        (_, existing_owner) => {
+            let route = if let Some(owner) = existing_owner {
+                Route {
+                    owner_email: owner.email.clone(),
+                    rule: RouteRule::ExistingOwner {
+                        owner_id: owner.id.clone(),
+                    },
+                    rotation: None,
+                }
+            } else if let (Some(owner), Some((acct, _))) = (account_owner, &account) {
+                Route {
+                    owner_email: owner.email.clone(),
+                    rule: RouteRule::NamedAccount {
+                        company_id: acct.id.clone(),
+                    },
+                    rotation: None,
+                }
+            } else {
+                routing::route_by_territory(
+                    cfg,
+                    field(lead, "country_code"),
+                    field(lead, "country"),
+                    |k| env.store.get_json::<u64>(k).ok().flatten().unwrap_or(0),
+                )
+            };
+            let owner = owners
+                .by_email(&route.owner_email)
+                .cloned()
+                .ok_or_else(|| {
+                    FlowError::Config(format!(
+                        "lead_handoff routes to {} but HubSpot has no owner with that email",
+                        route.owner_email
+                    ))
+                })?;
+            let words = rule_words(&route.rule);
+            audit.push(AuditEntry::new(
+                env.now_ms,
+                &record_key,
+                "routed",
+                format!("owner {} ({}) by {words}", owner.name, owner.email),
+                json!({"owner_id": owner.id, "owner_email": owner.email, "route": route.rule}),
+            ));
+            state.extend(route.rotation.map(|(k, pos)| (k, json!(pos))));
+            (owner, words)
         }
-    } else {
-        routing::route_by_territory(
-            cfg,
-            field(lead, "country_code"),
-            field(lead, "country"),
-            |k| env.store.get_json::<u64>(k).ok().flatten().unwrap_or(0),
-        )
     };
-    let owner = owners
-        .by_email(&route.owner_email)
-        .cloned()
-        .ok_or_else(|| {
-            FlowError::Config(format!(
-                "lead_handoff routes to {} but HubSpot has no owner with that email",
-                route.owner_email
-            ))
-        })?;
     drop(owners);
-    audit.push(AuditEntry::new(
-        env.now_ms,
-        &record_key,
-        "routed",
-        format!(
-            "owner {} ({}) by {}",
-            owner.name,
-            owner.email,
-            rule_words(&route.rule)
-        ),
-        json!({"owner_id": owner.id, "owner_email": owner.email, "route": route.rule}),
-    ));
 
     let mut props = Map::new();
     props.insert("hubspot_owner_id".into(), json!(owner.id));
@@ -198,7 +281,7 @@ pub(super) fn decide(
         }
     }
     let crm_url = flows.links.record("contacts", &contact.id);
-    let (text, blocks) = owner_message(lead, &record_key, &crm_url, &route, change);
+    let (text, blocks) = owner_message(lead, &record_key, &crm_url, &words, change);
     steps.push((
         IdempotencyKey::new(format!("{key}:dm")),
         "notify_owner",
@@ -219,11 +302,49 @@ pub(super) fn decide(
             env.now_ms,
         )],
         audit,
-        state: route
-            .rotation
-            .map(|(k, pos)| vec![(k, json!(pos))])
-            .unwrap_or_default(),
+        state,
+        cancel_timers,
         ..Completion::default()
+    })
+}
+
+/// The flow-state key of the routing engine's [`RoutingState`].
+pub const ROUTING_STATE_KEY: &str = "routing:state";
+
+/// Day counts older than this many days are pruned from the routing state.
+const KEEP_COUNT_DAYS: i64 = 8;
+
+/// A rules-engine decision and the routing state to write with it.
+struct RulesRoute {
+    decision: Decision,
+    /// `(ROUTING_STATE_KEY, state after the decision's updates)`.
+    state: (String, Value),
+}
+
+/// Routes `lead` with the configured rules at `env.now_ms`.
+fn route_by_rules(
+    rules: &RuleSet,
+    env: &Env<'_>,
+    lead: &Map<String, Value>,
+    account_owner: Option<String>,
+    record_key: &str,
+) -> Result<RulesRoute, FlowError> {
+    let now = jiff::Timestamp::from_millisecond(env.now_ms).map_err(|e| FlowError::BadRecord {
+        record: record_key.to_string(),
+        reason: format!("decision time {} ms is out of range: {e}", env.now_ms),
+    })?;
+    let ctx = RouteContext {
+        account_owner,
+        ..RouteContext::default()
+    };
+    let mut state: RoutingState = env.store.get_json(ROUTING_STATE_KEY)?.unwrap_or_default();
+    let decision = crate::routing::route(rules, &Value::Object(lead.clone()), &ctx, &state, now);
+    state.apply(&decision.updates);
+    state.prune_counts(now, KEEP_COUNT_DAYS);
+    let state = serde_json::to_value(&state).unwrap_or(Value::Null);
+    Ok(RulesRoute {
+        decision,
+        state: (ROUTING_STATE_KEY.to_string(), state),
     })
 }
 
@@ -276,7 +397,7 @@ fn owner_message(
     lead: &Map<String, Value>,
     record_key: &str,
     crm_url: &str,
-    route: &Route,
+    route_words: &str,
     change: &Change,
 ) -> (String, Value) {
     let name = [field(lead, "first_name"), field(lead, "last_name")]
@@ -308,7 +429,7 @@ fn owner_message(
             handoff_connector::ChangeOrigin::Poll => "HubSpot change feed",
             handoff_connector::ChangeOrigin::Replay => "an admin replay",
         },
-        rule_words(&route.rule)
+        route_words
     );
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!("*New lead:* {} at *{}*", if name.is_empty() { "(no name)" } else { &name }, company)}},

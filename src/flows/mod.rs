@@ -11,10 +11,12 @@
 //! | HubSpot deal reaching closed-won        | [`closed_won`]: ticket, Asana project, CSM DM      |
 //! | HubSpot company                         | [`accounts`] index update                          |
 //! | Slack `block_actions` "Claim lead"      | [`claim`]: CRM status, message edit                |
+//! | fired timer `lead_deferred`             | [`deferred`]: the lead flow again, contact read fresh |
 
 pub mod accounts;
 pub mod claim;
 pub mod closed_won;
+pub mod deferred;
 pub mod lead;
 pub mod owners;
 pub mod routing;
@@ -131,6 +133,9 @@ impl Flows {
             ("hubspot", "deals") => closed_won::decide(self, env, change, record).await,
             ("hubspot", "companies") => Ok(accounts::index_update(record)),
             ("slack", claim::OBJECT_TYPE) => claim::decide(self, env, record),
+            (crate::state::TIMER_SOURCE, crate::state::TIMER_OBJECT_TYPE) => {
+                deferred::on_timer(self, env, change).await
+            }
             _ => Ok(Completion::default()),
         }
     }

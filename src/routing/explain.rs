@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::engine::{route, Decision, RouteContext};
@@ -17,14 +17,15 @@ use super::state::RoutingState;
 use crate::mapping::{GateResult, Mapping};
 
 /// Why a lead got its owner.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Explanation {
     /// The rule set's name.
     pub rule_set: String,
     /// The decision time (UTC, RFC 3339).
     pub now_utc: String,
     /// The mapping's gates, when the lead was mapped from a raw contact first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// (Not read back from JSON: stored explanations carry their gates in the audit trail.)
+    #[serde(skip_serializing_if = "Vec::is_empty", default, skip_deserializing)]
     pub gates: Vec<GateResult>,
     /// Every rule evaluated, in order (rules after the deciding one are not evaluated).
     pub rules: Vec<RuleTrace>,
@@ -35,7 +36,7 @@ pub struct Explanation {
 }
 
 /// One rule's evaluation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleTrace {
     /// Rule name.
     pub rule: String,
@@ -52,7 +53,7 @@ pub struct RuleTrace {
 }
 
 /// A rule's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Conditions and criteria held and a rep was chosen.
@@ -66,7 +67,7 @@ pub enum Verdict {
 }
 
 /// One candidate rep.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidateTrace {
     /// Rep email.
     pub rep: String,
@@ -93,7 +94,7 @@ pub struct CandidateTrace {
 }
 
 /// Cap usage: `used` of `cap` assignments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapUse {
     /// Assignments so far in the period.
     pub used: u32,
@@ -102,7 +103,7 @@ pub struct CapUse {
 }
 
 /// The load snapshot's time and age.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadInfo {
     /// When it was read (UTC).
     pub as_of: String,

@@ -96,6 +96,19 @@ impl RoutingState {
         }
     }
 
+    /// Forgets the counts of reps whose last assignment day is more than `keep_days` UTC days
+    /// before `now` (they no longer count against any cap), so the state stays small.
+    pub fn prune_counts(&mut self, now: Timestamp, keep_days: i64) {
+        let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        self.counts.retain(|_, c| {
+            c.day
+                .parse::<jiff::civil::Date>()
+                .ok()
+                .and_then(|d| d.until(today).ok())
+                .is_none_or(|span| span.get_days() <= keep_days as i32)
+        });
+    }
+
     /// `rep`'s assignments on the UTC day of `now`.
     pub fn day_count(&self, rep: &str, now: Timestamp) -> u32 {
         self.counts
@@ -120,5 +133,30 @@ impl RoutingState {
             week: week_key(now),
             week_count: self.week_count(rep, now) + 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_forgets_only_counts_older_than_the_window() {
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let mut state = RoutingState::default();
+        for (rep, day) in [("old@x.com", "2026-11-13"), ("recent@x.com", "2026-11-14")] {
+            state.counts.insert(
+                rep.into(),
+                RepCounts {
+                    day: day.into(),
+                    day_count: 3,
+                    week: "2026-W46".into(),
+                    week_count: 3,
+                },
+            );
+        }
+        state.prune_counts(now, 8);
+        assert!(!state.counts.contains_key("old@x.com"));
+        assert!(state.counts.contains_key("recent@x.com"));
     }
 }

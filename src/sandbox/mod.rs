@@ -116,6 +116,7 @@ pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
         path,
         config,
         mappings,
+        rules: None,
     })
 }
 

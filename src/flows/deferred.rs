@@ -1,0 +1,99 @@
+//! After hours: a lead the routing rules deferred (nobody in the pool available) is decided
+//! again when its team opens.
+//!
+//! [`super::lead`] schedules a durable [`Timer`] of kind [`KIND`] keyed
+//! `lead-deferred:<record_key>` for the pool's next opening, in the same commit as the
+//! `deferred` audit entry. When the timer fires it comes back as a change from
+//! [`crate::state::TIMER_SOURCE`]; [`on_timer`] reads the contact fresh from the CRM and runs
+//! the lead flow for it as a contact change. A lead handed off meanwhile (its saga exists) is
+//! left alone, so a timer delivered twice never makes a second saga.
+
+use super::{lead, Env, FlowError, Flows};
+use crate::state::{AuditEntry, Completion, Timer};
+use handoff_connector::{Change, ChangeKind};
+use serde_json::json;
+
+/// The [`Timer::kind`] of a deferred lead.
+pub const KIND: &str = "lead_deferred";
+
+/// The timer key of a deferred lead: `lead-deferred:<record_key>`.
+pub fn timer_key(record_key: &str) -> String {
+    format!("lead-deferred:{record_key}")
+}
+
+/// The timer that decides the lead `record_key` (contact `contact_id`) again at `until`
+/// (scheduled at `now_ms`, UTC ms).
+pub fn timer(record_key: &str, contact_id: &str, until: jiff::Timestamp, now_ms: i64) -> Timer {
+    Timer {
+        key: timer_key(record_key),
+        due_ms: until.as_millisecond(),
+        kind: KIND.to_string(),
+        record_key: record_key.to_string(),
+        payload: json!({"object_type": "contacts", "id": contact_id}),
+        created_ms: now_ms,
+    }
+}
+
+/// Handles a fired timer change: a deferred lead is read fresh and decided again; other
+/// timer kinds are not this flow's and are ignored.
+pub(super) async fn on_timer(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+) -> Result<Completion, FlowError> {
+    let Some(timer) = Timer::from_change(change) else {
+        return Ok(Completion::default());
+    };
+    if timer.kind != KIND {
+        return Ok(Completion::default());
+    }
+    if env
+        .store
+        .saga(&lead::saga_key(&timer.record_key))?
+        .is_some()
+    {
+        return Ok(Completion::default());
+    }
+    let id = timer
+        .payload
+        .get("id")
+        .and_then(|v| v.as_str())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| FlowError::BadRecord {
+            record: timer.record_key.clone(),
+            reason: format!("timer {} has no contact id in its payload", timer.key),
+        })?
+        .to_string();
+    let properties = Flows::properties_for("contacts");
+    let contact = env
+        .crm
+        .batch_read("contacts", std::slice::from_ref(&id), &properties)
+        .await?
+        .into_iter()
+        .next();
+    let Some(contact) = contact else {
+        return Ok(Completion {
+            audit: vec![AuditEntry::new(
+                env.now_ms,
+                &timer.record_key,
+                "deferred_dropped",
+                format!("deferred lead {id} no longer exists in the CRM"),
+                json!({"timer": timer.key}),
+            )],
+            ..Completion::default()
+        });
+    };
+    let as_contact = Change {
+        source: "hubspot".to_string(),
+        object_type: "contacts".to_string(),
+        object_id: id,
+        event_id: None,
+        modified_at_ms: change.modified_at_ms,
+        received_at_ms: change.received_at_ms,
+        origin: change.origin,
+        kind: ChangeKind::Updated,
+        changed_property: None,
+        snapshot: Some(contact.clone()),
+    };
+    lead::decide(flows, env, &as_contact, &contact)
+}
