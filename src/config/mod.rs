@@ -1,0 +1,363 @@
+//! The daemon's configuration file (`handoff.yaml`): where to listen, where state lives, how to
+//! reach each vendor, and the flows' business rules (teams, territories, tiers, CSM pool).
+//!
+//! Loading is strict: unknown keys are errors, every reference (team, mapping, cron schedule)
+//! is checked, and each error names the file, line, column and field, so `handoff validate`
+//! and `handoff run` fail with exit code 64 before anything binds. Secrets are never in the
+//! file: it names an environment variable or a file (systemd `LoadCredential=`) to read them
+//! from, and they are held as `secrecy::SecretString` (never printed).
+//!
+//! The keys are in `schema.rs`, secret references in `secret.rs`; this module loads and checks.
+
+mod schema;
+mod secret;
+
+pub use schema::*;
+pub use secret::SecretRef;
+
+use serde_saphyr::Spanned;
+use std::path::{Path, PathBuf};
+
+/// A configuration error, always naming where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<serde_saphyr::Error>,
+    },
+    #[error("{path}:{line}:{column}: {field}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        field: String,
+        message: String,
+    },
+    #[error("{path}: {field}: {message}")]
+    Secret {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Mapping(#[from] crate::mapping::MappingError),
+}
+
+/// A loaded, checked configuration with its mappings.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub config: Config,
+    /// Mappings from `mappings_dir`, by name.
+    pub mappings: Vec<crate::mapping::Mapping>,
+    /// The compiled `lead_handoff.rules`, when configured.
+    pub rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
+}
+
+impl Loaded {
+    /// The routing rules of `lead_handoff.rules`, when configured (compiled at [`load`]).
+    pub fn rules(&self) -> Option<&crate::routing::RuleSet> {
+        self.rules.as_deref()
+    }
+
+    /// The mapping named `name` (checked to exist at load).
+    pub fn mapping(&self, name: &str) -> &crate::mapping::Mapping {
+        self.mappings
+            .iter()
+            .find(|m| m.name() == name)
+            .expect("mapping references are checked at load")
+    }
+}
+
+/// Reads, parses and checks `path` and the mappings it names.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut config = parse(&text, path)?;
+    if config.mappings_dir.is_relative() {
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.mappings_dir = base.join(&config.mappings_dir);
+    }
+    if config.state_dir.is_relative() {
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.state_dir = base.join(&config.state_dir);
+    }
+    let mappings = crate::mapping::load_dir(&config.mappings_dir)?;
+    check_mappings(&config, &mappings, path)?;
+    let mut rule_set = None;
+    if let Some(rules) = &mut config.lead_handoff.rules {
+        if rules.value.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            rules.value = base.join(&rules.value);
+        }
+        let set = crate::routing::RuleSet::load(&rules.value)
+            .map_err(|e| routing_error(path, rules, e))?;
+        rule_set = Some(std::sync::Arc::new(set));
+    }
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        config,
+        mappings,
+        rules: rule_set,
+    })
+}
+
+/// Parses and checks the file's own rules (not the mappings, not secrets).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut field = None;
+    let options = serde_saphyr::options! { with_snippet: false };
+    let config: Config =
+        serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+            serde_path_to_error::deserialize(de).map_err(|err| {
+                field = Some(err.path().to_string());
+                err.into_inner()
+            })
+        })
+        .map_err(|source| syntax_error(path, source, field.as_deref()))?;
+    check(&config, path)?;
+    Ok(config)
+}
+
+/// A YAML or shape error (syntax, unknown key, wrong type) as `file:line:column: field: message`.
+fn syntax_error(path: &Path, err: serde_saphyr::Error, field: Option<&str>) -> ConfigError {
+    use serde_saphyr::MessageFormatter;
+    let Some(at) = err.location() else {
+        return ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(err),
+        };
+    };
+    // `Spanned` values show up as an extra `.value` segment in serde paths; no config key is
+    // named `value`, so drop them. `.` is serde_path_to_error's name for the document root.
+    let field = field
+        .unwrap_or(".")
+        .replace(".value", "")
+        .trim_start_matches('.')
+        .to_string();
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: at.line(),
+        column: at.column(),
+        field: if field.is_empty() {
+            "(top level)".into()
+        } else {
+            field
+        },
+        message: serde_saphyr::UserMessageFormatter
+            .format_message(&err)
+            .to_string(),
+    }
+}
+
+fn invalid<T>(path: &Path, at: &Spanned<T>, field: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: at.referenced.line(),
+        column: at.referenced.column(),
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// A rules file error as a config error: at the rules file's line and column when the error
+/// comes from its text, else at the config's `lead_handoff.rules` key.
+fn routing_error(
+    path: &Path,
+    at: &Spanned<PathBuf>,
+    err: crate::routing::RoutingError,
+) -> ConfigError {
+    match err.position() {
+        Some(pos) => ConfigError::Invalid {
+            path: PathBuf::from(&pos.origin),
+            line: pos.line,
+            column: pos.column,
+            field: if pos.path.is_empty() {
+                "lead_handoff.rules".to_string()
+            } else {
+                pos.path.clone()
+            },
+            message: match &err {
+                crate::routing::RoutingError::Syntax { message, .. }
+                | crate::routing::RoutingError::Invalid { message, .. } => message.clone(),
+                other => other.to_string(),
+            },
+        },
+        None => invalid(path, at, "lead_handoff.rules", err.to_string()),
+    }
+}
+
+fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
+    let schedule = &c.hubspot.poll.schedule;
+    if let Err(e) = schedule.value.parse::<cron::Schedule>() {
+        return Err(invalid(
+            path,
+            schedule,
+            "hubspot.poll.schedule",
+            format!(
+                "`{}` is not a cron schedule (six fields, seconds first, e.g. `0 */5 * * * *`): {e}",
+                schedule.value
+            ),
+        ));
+    }
+    let lead = &c.lead_handoff;
+    let default_team = &lead.default_team;
+    if !lead.teams.iter().any(|t| t.name == default_team.value) {
+        return Err(invalid(
+            path,
+            default_team,
+            "lead_handoff.default_team",
+            format!(
+                "no team named `{}` in lead_handoff.teams (teams: {})",
+                default_team.value,
+                lead.teams
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    for t in &lead.teams {
+        if t.members.is_empty() {
+            return Err(invalid(
+                path,
+                default_team,
+                &format!("lead_handoff.teams[{}].members", t.name),
+                "a team needs at least one member".into(),
+            ));
+        }
+    }
+    let won = &c.closed_won;
+    if won.tiers.is_empty() || won.csm_pool.is_empty() {
+        return Err(invalid(
+            path,
+            &won.mapping,
+            "closed_won",
+            "closed_won needs at least one tier and one CSM in csm_pool".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_mappings(
+    c: &Config,
+    mappings: &[crate::mapping::Mapping],
+    path: &Path,
+) -> Result<(), ConfigError> {
+    for (field, name) in [
+        ("lead_handoff.mapping", &c.lead_handoff.mapping),
+        ("closed_won.mapping", &c.closed_won.mapping),
+    ] {
+        if !mappings.iter().any(|m| m.name() == name.value) {
+            return Err(invalid(
+                path,
+                name,
+                field,
+                format!(
+                    "no mapping named `{}` in {} (found: {})",
+                    name.value,
+                    c.mappings_dir.display(),
+                    mappings
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUNDLED: &str = include_str!("../sandbox/handoff.yaml");
+
+    fn parse_err(text: &str) -> String {
+        parse(text, Path::new("handoff.yaml"))
+            .expect_err("config should be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn the_bundled_sandbox_config_parses() {
+        let c = parse(BUNDLED, Path::new("handoff.yaml")).unwrap();
+        assert_eq!(c.lead_handoff.teams.len(), 3);
+        assert_eq!(c.closed_won.tiers.len(), 3);
+        assert_eq!(c.hubspot.poll.objects, ["companies", "contacts", "deals"]);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_and_line() {
+        let text = BUNDLED.replace("  portal_id: 62515", "  portal_id: 62515\n  portal: 1");
+        let err = parse_err(&text);
+        assert!(err.starts_with("handoff.yaml"), "{err}");
+        let line = BUNDLED
+            .lines()
+            .position(|l| l.starts_with("  portal_id"))
+            .unwrap()
+            + 2;
+        assert!(
+            err.starts_with(&format!(
+                "handoff.yaml:{line}:3: hubspot.portal: unknown field `portal`"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_cron_schedule_names_line_column_and_field() {
+        let text = BUNDLED.replace("\"*/15 * * * * *\"", "\"every minute\"");
+        let err = parse_err(&text);
+        let line = BUNDLED
+            .lines()
+            .position(|l| l.contains("schedule:"))
+            .unwrap()
+            + 1;
+        assert!(err.starts_with(&format!("handoff.yaml:{line}:")), "{err}");
+        assert!(err.contains("hubspot.poll.schedule"), "{err}");
+        assert!(err.contains("every minute"), "{err}");
+    }
+
+    #[test]
+    fn a_default_team_that_does_not_exist_is_refused_with_the_choices() {
+        let text = BUNDLED.replace("default_team: Central", "default_team: North");
+        let err = parse_err(&text);
+        assert!(err.contains("lead_handoff.default_team"), "{err}");
+        assert!(
+            err.contains("`North`") && err.contains("(teams: Central, East, West)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_name_the_variable_never_a_value() {
+        let r = SecretRef {
+            env: Some("HANDOFF_TEST_SURELY_UNSET_VAR".into()),
+            file: None,
+        };
+        let err = r
+            .resolve(Path::new("handoff.yaml"), "hubspot.token")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HANDOFF_TEST_SURELY_UNSET_VAR") && err.contains("hubspot.token"));
+        let both = SecretRef {
+            env: Some("A".into()),
+            file: Some("/x".into()),
+        };
+        assert!(both
+            .resolve(Path::new("h.yaml"), "slack.bot_token")
+            .is_err());
+    }
+}
