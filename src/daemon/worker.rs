@@ -143,14 +143,55 @@ impl Worker {
     }
 }
 
-/// HubSpot webhook (and replayed) changes carry no record: read it fresh.
+/// HubSpot webhook (and replayed) changes carry no record: read it fresh, but only for the
+/// object types a flow reads. Changes to others (tickets and associations echoing handoff's own
+/// writes) are completed without a vendor call.
 fn needs_fetch(entry: &InboxEntry) -> bool {
     entry.change.source == "hubspot"
         && (entry.change.snapshot.is_none() || entry.change.origin == ChangeOrigin::Replay)
+        && !Flows::properties_for(&entry.change.object_type).is_empty()
 }
 
 /// Exponential backoff with full jitter: up to 2^attempts s, capped at 5 minutes.
 pub fn backoff(attempts: u32) -> Duration {
     let cap_ms = (1000u64 << attempts.min(8)).min(300_000);
     Duration::from_millis(fastrand::u64(cap_ms / 10..=cap_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handoff_connector::{Change, ChangeKind};
+
+    fn entry(object_type: &str, origin: ChangeOrigin) -> InboxEntry {
+        InboxEntry {
+            seq: 1,
+            change: Change {
+                source: "hubspot".into(),
+                object_type: object_type.into(),
+                object_id: "9".into(),
+                event_id: None,
+                modified_at_ms: 1,
+                received_at_ms: 1,
+                origin,
+                kind: ChangeKind::Updated,
+                changed_property: None,
+                snapshot: None,
+            },
+            attempts: 0,
+            not_before_ms: 0,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn only_records_a_flow_reads_are_fetched() {
+        assert!(needs_fetch(&entry("contacts", ChangeOrigin::Webhook)));
+        assert!(needs_fetch(&entry("deals", ChangeOrigin::Replay)));
+        assert!(needs_fetch(&entry("companies", ChangeOrigin::Webhook)));
+        assert!(!needs_fetch(&entry("tickets", ChangeOrigin::Webhook)));
+        let mut slack = entry("contacts", ChangeOrigin::Webhook);
+        slack.change.source = "slack".into();
+        assert!(!needs_fetch(&slack));
+    }
 }
