@@ -30,6 +30,27 @@ fn saga(key: &str) -> Saga {
     )
 }
 
+/// A store in which one received change was decided into saga `key` (pending, not run).
+async fn store_with_saga(key: &str) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .enqueue(vec![change("1", Some("a"), 1)])
+        .await
+        .unwrap();
+    let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
+    store
+        .complete(
+            e.seq,
+            Completion {
+                sagas: vec![saga(key)],
+                ..Completion::default()
+            },
+        )
+        .unwrap();
+    (dir, store)
+}
+
 async fn reopen(store: Store, dir: &Path) -> Store {
     drop(store);
     // The flusher task holds the database until it sees the channel close.
@@ -181,22 +202,7 @@ async fn dead_letters_keep_the_change_and_replay_it() {
 
 #[tokio::test]
 async fn parked_sagas_are_not_ready_until_replayed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    store
-        .enqueue(vec![change("1", Some("a"), 1)])
-        .await
-        .unwrap();
-    let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
-    store
-        .complete(
-            e.seq,
-            Completion {
-                sagas: vec![saga("s1")],
-                ..Completion::default()
-            },
-        )
-        .unwrap();
+    let (_dir, store) = store_with_saga("s1").await;
     let mut s = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
     let id = store
         .park_saga(&mut s, "assign_owner", "HTTP 400", 7)
@@ -240,22 +246,7 @@ async fn seen_keys_older_than_the_cutoff_are_pruned() {
 
 #[tokio::test]
 async fn a_finished_saga_is_never_written_back_from_a_stale_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    store
-        .enqueue(vec![change("1", Some("a"), 1)])
-        .await
-        .unwrap();
-    let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
-    store
-        .complete(
-            e.seq,
-            Completion {
-                sagas: vec![saga("s1")],
-                ..Completion::default()
-            },
-        )
-        .unwrap();
+    let (_dir, store) = store_with_saga("s1").await;
     let stale = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
     let mut finished = stale.clone();
     finished.steps[0].status = StepStatus::Done;
