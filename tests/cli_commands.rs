@@ -329,3 +329,58 @@ fn backtest_compares_two_rule_sets_without_writing_anywhere() {
         "backtest wrote nothing next to its inputs"
     );
 }
+
+#[test]
+fn emulate_writes_its_state_on_request_and_at_shutdown() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let state = dir.path().join("state");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args([
+            "emulate",
+            "hubspot",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .arg("--data")
+        .arg(repo("tests/data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {name}");
+    };
+    // Wait for the listening line, so the signal handlers are installed.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+
+    let companies = state.join("hubspot/companies.json");
+    signal("-USR1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !companies.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&companies).unwrap()).unwrap();
+    assert_eq!(
+        written.as_array().unwrap().len(),
+        85,
+        "the 85 seeded accounts"
+    );
+
+    std::fs::remove_dir_all(&state).unwrap();
+    signal("-TERM");
+    assert!(child.wait().unwrap().success());
+    assert!(companies.exists(), "state written again at shutdown");
+}
