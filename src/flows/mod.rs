@@ -18,6 +18,7 @@ pub mod claim;
 pub mod closed_won;
 pub mod deferred;
 pub mod lead;
+pub mod lead_state;
 pub mod owners;
 pub mod routing;
 
