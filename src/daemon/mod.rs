@@ -17,6 +17,7 @@ pub mod timers;
 pub mod vendors;
 pub mod worker;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Loaded;
 use crate::flows::owners::OwnerDirectory;
 use crate::flows::{CrmRead, Flows, Links};
@@ -57,12 +58,26 @@ pub struct Listeners {
     pub admin: TcpListener,
 }
 
-/// Runs the daemon until `shutdown` is cancelled.
+/// Runs the daemon on the wall clock until `shutdown` is cancelled.
 pub async fn run(
     loaded: Loaded,
     vendors: Vendors,
     listeners: Listeners,
     shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    run_with_clock(loaded, vendors, listeners, shutdown, Arc::new(SystemClock)).await
+}
+
+/// Runs the daemon until `shutdown` is cancelled, deciding on `clock`'s time: flows
+/// (`Env::now_ms`, hence audit times, SLA due times, business hours) and the timer runner read
+/// it. Transport concerns stay on the wall clock: webhook signature skew, retry backoff, dedupe
+/// retention. Tests pass a [`crate::clock::ManualClock`]; the sandbox a clock that runs faster.
+pub async fn run_with_clock(
+    loaded: Loaded,
+    vendors: Vendors,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    clock: Arc<dyn Clock>,
 ) -> Result<(), DaemonError> {
     let cfg = loaded.config.clone();
     let store = Store::open(&cfg.state_dir)?;
@@ -144,6 +159,7 @@ pub async fn run(
         executor_wake: executor_wake.clone(),
         batch: cfg.delivery.worker_batch,
         max_attempts: cfg.delivery.max_attempts,
+        clock: clock.clone(),
     };
     let executor = Executor {
         store: store.clone(),
@@ -156,7 +172,9 @@ pub async fn run(
     let stop_work = shutdown.child_token();
     tasks.spawn(poller.run(stop_work.clone()));
     tasks.spawn(worker.run(stop_work.clone()));
-    tasks.spawn(timers::TimerRunner::new(store.clone(), wake.clone()).run(stop_work.clone()));
+    let mut timer_runner = timers::TimerRunner::new(store.clone(), wake.clone());
+    timer_runner.clock = clock.clone();
+    tasks.spawn(timer_runner.run(stop_work.clone()));
     tasks.spawn(executor.run(stop_work.clone()));
     tasks.spawn(maintenance(
         store.clone(),

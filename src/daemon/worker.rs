@@ -4,6 +4,7 @@
 //! A change whose processing fails transiently is retried later with backoff; one that fails
 //! permanently, or too often, moves to dead letters with the reason. Nothing is dropped.
 
+use crate::clock::Clock;
 use crate::flows::{CrmRead, Env, Flows};
 use crate::state::{InboxEntry, Store};
 use handoff_connector::{ChangeOrigin, Record};
@@ -26,6 +27,8 @@ pub struct Worker {
     pub batch: usize,
     /// Attempts before dead-lettering.
     pub max_attempts: u32,
+    /// The time flows decide at (`Env::now_ms`); retries stay on the wall clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Worker {
@@ -66,7 +69,7 @@ impl Worker {
         let env = Env {
             store: &self.store,
             crm: self.crm.as_ref(),
-            now_ms: now,
+            now_ms: self.clock.now_ms(),
         };
         for entry in &entries {
             let change = &entry.change;

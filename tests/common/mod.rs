@@ -136,6 +136,9 @@ pub struct TestEnv {
     child: Option<Child>,
     /// Child daemon starts so far.
     pub child_starts: u32,
+    /// The clock an in-process daemon decides on (`None`: the wall clock). Set it before
+    /// [`TestEnv::start_in_process`] to drive SLA and after-hours timers from the test.
+    pub clock: Option<Arc<dyn handoff::clock::Clock>>,
 }
 
 impl Drop for TestEnv {
@@ -235,6 +238,7 @@ impl TestEnv {
             daemon_task: None,
             child: None,
             child_starts: 0,
+            clock: None,
         };
         std::fs::write(&env.config_path, env.config_yaml(&opts)).unwrap();
         env
@@ -361,13 +365,37 @@ closed_won:
         })
         .expect("vendors build");
         let listeners = self.listeners.take().expect("daemon started once");
-        self.daemon_task = Some(tokio::spawn(daemon::run(
+        let clock = self
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(handoff::clock::SystemClock));
+        self.daemon_task = Some(tokio::spawn(daemon::run_with_clock(
             loaded,
             vendors,
             listeners,
             self.daemon_stop.clone(),
+            clock,
         )));
         self.wait_ready(Duration::from_secs(30)).await;
+    }
+
+    /// Stops the in-process daemon cleanly, binds its listeners again on the same addresses
+    /// and starts it again on the same state (a restart: the same database, clock and config).
+    pub async fn restart_in_process(&mut self) {
+        self.stop_in_process().await;
+        self.daemon_stop = CancellationToken::new();
+        let public_addr: SocketAddr = format!(
+            "{}:{}",
+            self.daemon_url.host_str().unwrap(),
+            self.daemon_url.port().unwrap()
+        )
+        .parse()
+        .unwrap();
+        self.listeners = Some(Listeners {
+            public: tokio::net::TcpListener::bind(public_addr).await.unwrap(),
+            admin: tokio::net::TcpListener::bind(self.admin_addr).await.unwrap(),
+        });
+        self.start_in_process().await;
     }
 
     /// Stops the in-process daemon cleanly and waits for it.
