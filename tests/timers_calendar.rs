@@ -92,7 +92,7 @@ async fn fires_exactly_at(arrival: &str, expect_utc: &str, wrong_utc: &str) {
     let store = Store::open(dir.path()).unwrap();
     let record = "hubspot:contacts:42";
     let timer = deferred::timer(record, "42", until, arrival.as_millisecond());
-    store.schedule_timers(&[timer.clone()]).unwrap();
+    store.schedule_timers(std::slice::from_ref(&timer)).unwrap();
 
     let clock = Arc::new(TokioClock::new(arrival.as_millisecond()));
     let stop = CancellationToken::new();
