@@ -22,6 +22,12 @@ pub enum AdminError {
     },
     #[error("the daemon's admin API at {url} failed: {source}")]
     Http { url: String, source: reqwest::Error },
+    #[error(
+        "no handoff daemon answers at {url} (is it running, and is this its admin_listen address?)"
+    )]
+    Unreachable { url: String },
+    #[error("the state store at {} is locked by another process, probably the running daemon: sled lets one process open it. Read it through the daemon instead (`handoff report --admin ADDR` or `--config FILE`), or stop the daemon first", dir.display())]
+    Locked { dir: PathBuf },
 }
 
 /// Reads a daemon's state via its admin address, or directly.
@@ -109,6 +115,32 @@ impl AdminClient {
         }
     }
 
+    /// The report over audit entries since `since` (all when `None`): from the daemon's
+    /// `GET /admin/report`, or from the store when no daemon listens.
+    pub async fn report(
+        &self,
+        since: Option<jiff::Timestamp>,
+    ) -> Result<crate::report::Report, AdminError> {
+        match self.call(reqwest::Method::GET, &report_path(since)).await? {
+            Some(r) => Ok(r),
+            None => report_offline(&self.state_dir, since),
+        }
+    }
+
+    /// The report from the daemon's admin API only (`handoff report --admin ADDR`): no
+    /// fallback to the store, [`AdminError::Unreachable`] when nothing listens.
+    pub async fn report_remote(
+        &self,
+        since: Option<jiff::Timestamp>,
+    ) -> Result<crate::report::Report, AdminError> {
+        match self.call(reqwest::Method::GET, &report_path(since)).await? {
+            Some(r) => Ok(r),
+            None => Err(AdminError::Unreachable {
+                url: self.base.clone(),
+            }),
+        }
+    }
+
     pub async fn replay(&self, id: u64) -> Result<DeadLetter, AdminError> {
         let path = format!("/admin/dead-letters/{id}/replay");
         match self.call(reqwest::Method::POST, &path).await? {
@@ -119,6 +151,36 @@ impl AdminClient {
                 .await?),
         }
     }
+}
+
+fn report_path(since: Option<jiff::Timestamp>) -> String {
+    match since {
+        Some(t) => format!("/admin/report?since={}", urlencode(&t.to_string())),
+        None => "/admin/report".into(),
+    }
+}
+
+/// The report read straight from a stopped daemon's state directory (`handoff report
+/// --state-dir DIR`), stamped with the wall clock. [`AdminError::Locked`] when a running
+/// process holds the database. Must run inside a tokio runtime (the store's flusher).
+pub fn report_offline(
+    state_dir: &Path,
+    since: Option<jiff::Timestamp>,
+) -> Result<crate::report::Report, AdminError> {
+    let store = Store::open(state_dir).map_err(|e| match e {
+        StateError::Open {
+            source: sled::Error::Io(io),
+            ..
+        } if io.to_string().contains("could not acquire lock") => AdminError::Locked {
+            dir: state_dir.to_path_buf(),
+        },
+        other => AdminError::State(other),
+    })?;
+    Ok(crate::report::from_store(
+        &store,
+        since.map(|t| t.as_millisecond()),
+        handoff_connector::now_ms(),
+    )?)
 }
 
 fn urlencode(s: &str) -> String {

@@ -15,6 +15,7 @@ pub mod emulate;
 pub mod flows;
 pub mod mapping;
 pub mod outbox;
+pub mod report;
 pub mod routing;
 pub mod sandbox;
 pub mod state;

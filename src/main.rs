@@ -104,6 +104,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Speed-to-lead p50/p90 per team, SLA met %, acceptance and rejection by reason, handoff
+    /// completeness, recycle rate and load per rep (definitions: docs/report.md); optionally a
+    /// static HTML page with charts.
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A running daemon's admin address (e.g. 127.0.0.1:8081); default: the config's
+        /// `admin_listen`, or its `state_dir` when no daemon answers.
+        #[arg(long, conflicts_with = "state_dir")]
+        admin: Option<std::net::SocketAddr>,
+        /// Read a stopped daemon's state directory directly (sled lets one process open it).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Count only audit entries at or after this RFC 3339 time (e.g. 2026-03-02T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write the report as a self-contained HTML page with charts to this file.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Print the figures as JSON (the `GET /admin/report` shape) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve one vendor's emulator standalone.
     Emulate {
         vendor: handoff::emulate::Vendor,
@@ -399,6 +422,49 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     "{}",
                     handoff::routing::backtest::render_text(&report).trim_end()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            config,
+            admin,
+            state_dir,
+            since,
+            html,
+            json,
+        } => {
+            let since = since
+                .as_deref()
+                .map(|t| {
+                    t.parse::<jiff::Timestamp>().with_context(|| {
+                        format!(
+                            "--since {t}: expected an RFC 3339 time such as 2026-03-02T00:00:00Z"
+                        )
+                    })
+                })
+                .transpose()?;
+            let report = if let Some(dir) = state_dir {
+                handoff::admin_client::report_offline(&dir, since)?
+            } else if let Some(addr) = admin {
+                handoff::admin_client::AdminClient::new(addr, PathBuf::new())
+                    .report_remote(since)
+                    .await?
+            } else {
+                handoff::admin_client::AdminClient::for_config(&config.path)?
+                    .report(since)
+                    .await?
+            };
+            if let Some(path) = &html {
+                std::fs::write(path, handoff::report::html::render(&report))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                outln!("{}", handoff::report::render_text(&report).trim_end());
+                if let Some(path) = &html {
+                    outln!("\nwrote {}", path.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -9,11 +9,18 @@
 //!
 //! The keys are in `schema.rs`, secret references in `secret.rs`; this module loads and checks.
 
+pub mod ownership;
+pub mod routing_inputs;
 mod schema;
 mod secret;
+mod smtp;
 
 pub use schema::*;
 pub use secret::SecretRef;
+pub use smtp::{
+    compile_after_hours, AckTemplate, AfterHoursConfig, RenderedAck, SmtpConfig, SmtpTls,
+    TemplateError, ACK_EXTRA_PLACEHOLDERS,
+};
 
 use serde_saphyr::Spanned;
 use std::path::{Path, PathBuf};
@@ -93,6 +100,13 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     }
     let mappings = crate::mapping::load_dir(&config.mappings_dir)?;
     check_mappings(&config, &mappings, path)?;
+    let lead_mapping = mappings
+        .iter()
+        .find(|m| m.name() == config.lead_handoff.mapping.value);
+    let lead_fields: Vec<String> = lead_mapping
+        .map(|m| m.target_fields().map(str::to_string).collect())
+        .unwrap_or_default();
+    smtp::load_after_hours(&mut config, path, lead_fields.iter().map(String::as_str))?;
     let mut rule_set = None;
     if let Some(rules) = &mut config.lead_handoff.rules {
         if rules.value.is_relative() {
@@ -235,6 +249,9 @@ fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
                 "a team needs at least one member".into(),
             ));
         }
+    }
+    if let Some(ownership) = &c.ownership {
+        ownership.check(path)?;
     }
     let won = &c.closed_won;
     if won.tiers.is_empty() || won.csm_pool.is_empty() {

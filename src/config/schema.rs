@@ -34,6 +34,13 @@ pub struct Config {
     pub closed_won: ClosedWonConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Which system owns the owner field at each lifecycle stage, and what to do when another
+    /// system changes it; see `ownership.rs`. Without it, owner changes are not checked.
+    #[serde(default)]
+    pub ownership: Option<super::ownership::OwnershipConfig>,
+    /// Outgoing email (after-hours acknowledgements); see `smtp.rs`.
+    #[serde(default)]
+    pub smtp: Option<super::SmtpConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -233,6 +240,14 @@ pub struct LeadHandoffConfig {
     /// instead of `teams`/`default_team` territory round robin.
     #[serde(default)]
     pub rules: Option<Spanned<PathBuf>>,
+    /// What the daemon reads from the CRM for the rules (load per rep, out of office), and how
+    /// often; see `routing_inputs.rs`.
+    #[serde(default)]
+    pub routing_inputs: super::routing_inputs::RoutingInputsConfig,
+    /// Acknowledgement email to a prospect whose lead arrives while its team is closed (needs
+    /// `smtp`); see `smtp.rs`.
+    #[serde(default)]
+    pub after_hours: Option<super::AfterHoursConfig>,
 }
 
 fn default_trigger_stages() -> Vec<String> {

@@ -2,10 +2,11 @@
 //! `dead-letters` read while the daemon runs (sled lets only one process open the database).
 //!
 //! `GET /admin/status`, `GET /admin/audit/{record}`, `GET /admin/dead-letters`,
-//! `POST /admin/dead-letters/{id}/replay`. JSON in and out.
+//! `POST /admin/dead-letters/{id}/replay`, `GET /admin/report[?since=RFC3339]` (the
+//! [`crate::report::Report`] of `handoff report`). JSON in and out.
 
 use crate::state::Store;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,6 +28,7 @@ pub fn router(store: Store, wake: Arc<Notify>, executor_wake: Arc<Notify>) -> Ro
         .route("/admin/audit/{record}", get(audit))
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/{id}/replay", post(replay))
+        .route("/admin/report", get(report))
         .with_state(Admin {
             store,
             wake,
@@ -74,6 +76,36 @@ async fn replay(State(a): State<Admin>, Path(id): Path<u64>) -> Response {
             format!("no dead letter with id {id}"),
             StatusCode::NOT_FOUND,
         ),
+        Err(e) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// `?since=` of `GET /admin/report`: an RFC 3339 time (`2026-03-02T00:00:00Z`).
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    since: Option<String>,
+}
+
+/// The report over the audit entries since `since` (all when absent); 400 on a bad time.
+async fn report(State(a): State<Admin>, Query(q): Query<ReportQuery>) -> Response {
+    let since_ms = match q.since.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t.as_millisecond()),
+        Some(Err(e)) => {
+            return fail(
+                format!("since: expected an RFC 3339 time such as 2026-03-02T00:00:00Z: {e}"),
+                StatusCode::BAD_REQUEST,
+            )
+        }
+    };
+    let store = a.store.clone();
+    let computed = tokio::task::spawn_blocking(move || {
+        crate::report::from_store(&store, since_ms, handoff_connector::now_ms())
+    })
+    .await;
+    match computed {
+        Ok(Ok(r)) => Json(r).into_response(),
+        Ok(Err(e)) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
         Err(e) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
     }
 }

@@ -10,6 +10,7 @@
 //! is in sled and resumes at the next start.
 
 pub mod admin;
+pub mod load;
 pub mod poller;
 pub mod server;
 pub mod telemetry;
@@ -79,6 +80,20 @@ pub async fn run_with_clock(
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> Result<(), DaemonError> {
+    run_with_search(loaded, vendors, listeners, shutdown, clock, None).await
+}
+
+/// [`run_with_clock`], with the CRM search client the routing-input refresher
+/// ([`load::Refresher`]) reads load and out of office through; `None` builds one from the
+/// config's `hubspot` section (its own search pacing, `routing_inputs.searches_per_second`).
+pub async fn run_with_search(
+    loaded: Loaded,
+    vendors: Vendors,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    clock: Arc<dyn Clock>,
+    search: Option<Arc<dyn load::CrmSearch>>,
+) -> Result<(), DaemonError> {
     let cfg = loaded.config.clone();
     let store = Store::open(&cfg.state_dir)?;
     let metrics = telemetry::metrics();
@@ -143,8 +158,9 @@ pub async fn run_with_clock(
         tracing::warn!(error = %e, "catch-up poll failed; the schedule will retry");
     }
 
+    let loaded = Arc::new(loaded);
     let flows = Arc::new(Flows {
-        loaded: Arc::new(loaded),
+        loaded: loaded.clone(),
         owners: owners.clone(),
         links: Links {
             record_url: cfg.hubspot.record_url.clone(),
@@ -174,8 +190,34 @@ pub async fn run_with_clock(
     tasks.spawn(worker.run(stop_work.clone()));
     let mut timer_runner = timers::TimerRunner::new(store.clone(), wake.clone());
     timer_runner.clock = clock.clone();
+    if clock.wakes_waits_on_jumps() {
+        // No wall-clock steps to notice: wait for the next timer, however far.
+        timer_runner.max_wait = Duration::from_secs(366 * 86_400);
+    }
     tasks.spawn(timer_runner.run(stop_work.clone()));
     tasks.spawn(executor.run(stop_work.clone()));
+    if let Some(rules) = loaded
+        .rules
+        .clone()
+        .filter(|_| load::Refresher::wanted(&loaded))
+    {
+        if let Some(crm) = search.or_else(|| load::client_from_config(&loaded)) {
+            let refresher = load::Refresher {
+                store: store.clone(),
+                crm,
+                config: cfg.lead_handoff.routing_inputs.clone(),
+                rules,
+                owners: owners.clone(),
+                clock: clock.clone(),
+            };
+            tasks.spawn(refresher.run(stop_work.clone()));
+        }
+    }
+    tasks.spawn(crate::report::metrics::run_refresher(
+        store.clone(),
+        crate::report::metrics::DEFAULT_EVERY,
+        stop_work.clone(),
+    ));
     tasks.spawn(maintenance(
         store.clone(),
         vendors.crm.clone(),

@@ -7,6 +7,7 @@ use crate::config::{ConfigError, Loaded};
 use crate::flows::owners::Owner;
 use crate::flows::{CrmRead, Links};
 use crate::outbox::effects::VendorEffects;
+use crate::outbox::email::{Mailer, MailerSettings};
 use futures::future::BoxFuture;
 use handoff_asana::{AsanaClient, AsanaConfig};
 use handoff_connector::{
@@ -64,11 +65,26 @@ pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
             portal_id: c.hubspot.portal_id,
         },
     };
-    build(settings).map_err(|e| ConfigError::Secret {
+    build_with_mailer(settings, mailer(loaded)?).map_err(|e| ConfigError::Secret {
         path: path.clone(),
         field: e.vendor().to_string(),
         message: e.to_string(),
     })
+}
+
+/// The SMTP mailer of the config's `smtp` section (password resolved), `None` without one.
+pub fn mailer(loaded: &Loaded) -> Result<Option<Mailer>, ConfigError> {
+    let Some(smtp) = &loaded.config.smtp else {
+        return Ok(None);
+    };
+    let settings = MailerSettings::from_config(smtp, &loaded.path)?;
+    Mailer::new(settings)
+        .map(Some)
+        .map_err(|e| ConfigError::Secret {
+            path: loaded.path.clone(),
+            field: "smtp".into(),
+            message: e.to_string(),
+        })
 }
 
 /// Builds the vendors from resolved settings.
@@ -77,7 +93,15 @@ pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
 /// on (unless the settings list some): a poll's snapshot is processed as is, and one without
 /// `lifecyclestage` or `dealstage` would be judged "not sales-ready" / "not won" and dropped,
 /// while its record version is marked seen so the webhook of the same change is deduplicated.
-pub fn build(mut s: VendorSettings) -> Result<Vendors, ConnectorError> {
+pub fn build(s: VendorSettings) -> Result<Vendors, ConnectorError> {
+    build_with_mailer(s, None)
+}
+
+/// [`build`], with `mailer` sending the outbox's emails ([`crate::outbox::Action::SendEmail`]).
+pub fn build_with_mailer(
+    mut s: VendorSettings,
+    mailer: Option<Mailer>,
+) -> Result<Vendors, ConnectorError> {
     for object in ["contacts", "deals", "companies"] {
         s.hubspot
             .properties
@@ -95,7 +119,9 @@ pub fn build(mut s: VendorSettings) -> Result<Vendors, ConnectorError> {
         slack_interactions: Arc::new(SlackInteractions {
             signing_secret: s.slack.signing_secret.clone(),
         }),
-        effects: Arc::new(VendorEffects::new(hubspot, slack, asana, team, s.links)),
+        effects: Arc::new(
+            VendorEffects::new(hubspot, slack, asana, team, s.links).with_mailer(mailer),
+        ),
     })
 }
 
@@ -150,6 +176,28 @@ impl CrmRead for HubSpotCrm {
                 .get(to_type)
                 .cloned()
                 .unwrap_or_default())
+        })
+    }
+
+    fn property_history<'a>(
+        &'a self,
+        object_type: &'a str,
+        id: &'a str,
+        property: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::flows::ownership::PropertyChange>, ConnectorError>> {
+        Box::pin(async move {
+            let history = self.0.property_history(object_type, id, property).await?;
+            Ok(history
+                .into_iter()
+                .map(|h| crate::flows::ownership::PropertyChange {
+                    timestamp_ms: h.timestamp_ms().unwrap_or_default(),
+                    value: h.value,
+                    source_type: h.source_type,
+                    source_id: h.source_id,
+                    source_label: h.source_label,
+                    updated_by_user_id: h.updated_by_user_id,
+                })
+                .collect())
         })
     }
 }

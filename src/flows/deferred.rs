@@ -95,5 +95,6 @@ pub(super) async fn on_timer(
         changed_property: None,
         snapshot: Some(contact.clone()),
     };
-    lead::decide(flows, env, &as_contact, &contact)
+    // Speed-to-lead counts from the lead's arrival (when the deferral was decided).
+    lead::decide_received_at(flows, env, &as_contact, &contact, timer.created_ms)
 }

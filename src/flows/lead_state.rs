@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 pub enum LeadStatus {
     /// Assigned, not touched yet: the SLA clock runs.
     Open,
-    /// First touch seen at `at_ms` (UTC ms), by `by` (`claim`, `call`, `email`, `meeting`,
-    /// `status`).
+    /// First touch seen at `at_ms` (UTC ms), by `by` (`claim`: the Slack button; `activity`: a
+    /// call, email or meeting logged in the CRM; `status`: a first-touch lead status; see
+    /// [`super::first_touch`]).
     Touched { at_ms: i64, by: String },
     /// Sent back to nurture at `at_ms` with reason code `reason` (e.g. `sla_expired`).
     Recycled { at_ms: i64, reason: String },

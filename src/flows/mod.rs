@@ -7,20 +7,29 @@
 //!
 //! | change                                  | flow                       |
 //! |-----------------------------------------|----------------------------|
-//! | HubSpot contact (sales-ready)           | [`lead`]: gates, account match, routing, owner DM |
+//! | HubSpot contact without a lead of record | [`lead`]: gates, account match, routing, owner DM (via [`contact_change`]) |
+//! | HubSpot contact with a lead of record   | [`first_touch`] check (via [`contact_change`])     |
 //! | HubSpot deal reaching closed-won        | [`closed_won`]: ticket, Asana project, CSM DM      |
 //! | HubSpot company                         | [`accounts`] index update                          |
-//! | Slack `block_actions` "Claim lead"      | [`claim`]: CRM status, message edit                |
+//! | Slack `block_actions` "Claim lead"      | [`claim`]: CRM status, message edit, first touch   |
+//! | Slack `block_actions` "Reject" menu     | [`reject`]: CRM disposition, message edit, recycle |
+//! | fired timer `sla_*`                     | [`sla`]: reminder, escalation, reassignment, recycle |
 //! | fired timer `lead_deferred`             | [`deferred`]: the lead flow again, contact read fresh |
 
 pub mod accounts;
+pub mod after_hours;
 pub mod claim;
 pub mod closed_won;
+pub mod contact_change;
 pub mod deferred;
+pub mod first_touch;
 pub mod lead;
 pub mod lead_state;
 pub mod owners;
+pub mod ownership;
+pub mod reject;
 pub mod routing;
+pub mod sla;
 
 use crate::config::Loaded;
 use crate::state::{Completion, StateError, Store};
@@ -75,6 +84,17 @@ pub trait CrmRead: Send + Sync {
         id: &'a str,
         to_type: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>>;
+
+    /// One property's history on a record, newest first (HubSpot `propertiesWithHistory`:
+    /// who wrote each value, when). The default knows no history (an empty list).
+    fn property_history<'a>(
+        &'a self,
+        _object_type: &'a str,
+        _id: &'a str,
+        _property: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ownership::PropertyChange>, ConnectorError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Links into the CRM's UI.
@@ -130,12 +150,22 @@ impl Flows {
             return Ok(Completion::default());
         };
         match (change.source.as_str(), change.object_type.as_str()) {
-            ("hubspot", "contacts") => lead::decide(self, env, change, record),
+            ("hubspot", "contacts") => contact_change::decide(self, env, change, record).await,
             ("hubspot", "deals") => closed_won::decide(self, env, change, record).await,
             ("hubspot", "companies") => Ok(accounts::index_update(record)),
+            ("slack", claim::OBJECT_TYPE)
+                if record.prop("action_id").as_deref() == Some(reject::ACTION_ID) =>
+            {
+                reject::decide(self, env, record)
+            }
             ("slack", claim::OBJECT_TYPE) => claim::decide(self, env, record),
             (crate::state::TIMER_SOURCE, crate::state::TIMER_OBJECT_TYPE) => {
-                deferred::on_timer(self, env, change).await
+                match crate::state::Timer::from_change(change) {
+                    Some(timer) if sla::is_sla_kind(&timer.kind) => {
+                        sla::on_timer(self, env, timer).await
+                    }
+                    _ => deferred::on_timer(self, env, change).await,
+                }
             }
             _ => Ok(Completion::default()),
         }
@@ -165,6 +195,7 @@ impl Flows {
                 "hs_lead_status",
                 "hubspot_owner_id",
                 "hs_legal_basis",
+                "notes_last_contacted",
                 "createdate",
                 "lastmodifieddate",
             ],

@@ -47,6 +47,17 @@ pub enum Action {
         text: String,
         blocks: serde_json::Value,
     },
+    /// Send a plain-text email over SMTP (see [`super::email`]). At least once: SMTP cannot be
+    /// asked whether an earlier attempt was delivered, so an unknown outcome is sent again,
+    /// with the same `message_id` (`<…@…>`, from [`super::email::message_id`] of the step key)
+    /// so receivers can deduplicate.
+    SendEmail {
+        /// Recipient address (`a@b` or `Name <a@b>`).
+        to: String,
+        subject: String,
+        text: String,
+        message_id: String,
+    },
 }
 
 impl Action {
@@ -58,6 +69,7 @@ impl Action {
             | Action::UpsertTicket { .. } => "hubspot",
             Action::InstantiateProject { .. } => "asana",
             Action::SlackDm { .. } | Action::SlackUpdate { .. } => "slack",
+            Action::SendEmail { .. } => super::email::VENDOR,
         }
     }
 
@@ -109,6 +121,21 @@ mod tests {
         };
         let json = a.to_json();
         assert_eq!(json["type"], "associate_crm");
+        assert_eq!(serde_json::from_value::<Action>(json).unwrap(), a);
+    }
+
+    #[test]
+    fn an_email_action_is_tagged_send_email_and_belongs_to_smtp() {
+        let a = Action::SendEmail {
+            to: "ana@northwind.test".into(),
+            subject: "Thanks".into(),
+            text: "Hi".into(),
+            message_id: "<1.handoff@maven.test>".into(),
+        };
+        let json = a.to_json();
+        assert_eq!(json["type"], "send_email");
+        assert_eq!(json["message_id"], "<1.handoff@maven.test>");
+        assert_eq!(a.vendor(), "smtp");
         assert_eq!(serde_json::from_value::<Action>(json).unwrap(), a);
     }
 }

@@ -4,8 +4,10 @@
 //! upsert on the unique ticket property `handoff_idempotency_key`; property updates and
 //! associations are idempotent by nature). Where it cannot (Slack messages, Asana projects),
 //! the key is stored with the object (Slack message metadata, the project's unique name) and,
-//! when an earlier attempt's outcome is unknown, looked up before anything is created.
+//! when an earlier attempt's outcome is unknown, looked up before anything is created. Email
+//! (SMTP, [`super::email`]) has no lookup: it is sent again with the same `Message-ID`.
 
+use super::email::Mailer;
 use super::{Action, Effects};
 use crate::flows::Links;
 use futures::future::BoxFuture;
@@ -32,6 +34,9 @@ pub struct VendorEffects {
     templates: tokio::sync::OnceCell<HashMap<String, String>>,
     /// Email → DM channel id, so each DM costs one call, not three.
     dm_channels: Mutex<HashMap<String, String>>,
+    /// The SMTP relay for [`Action::SendEmail`] (`None`: no `smtp` section; such steps fail
+    /// permanently).
+    mailer: Option<Mailer>,
 }
 
 impl VendorEffects {
@@ -50,7 +55,14 @@ impl VendorEffects {
             links,
             templates: tokio::sync::OnceCell::new(),
             dm_channels: Mutex::new(HashMap::new()),
+            mailer: None,
         }
+    }
+
+    /// Sends [`Action::SendEmail`] through `mailer`.
+    pub fn with_mailer(mut self, mailer: Option<Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 
     async fn template_gid(&self, name: &str) -> Result<String, ConnectorError> {
@@ -212,6 +224,19 @@ impl VendorEffects {
                     .update_message(channel, ts, text, &blocks)
                     .await?;
                 Ok(json!({"channel": posted.channel, "ts": posted.ts}))
+            }
+            Action::SendEmail {
+                to,
+                subject,
+                text,
+                message_id,
+            } => {
+                let mailer = self.mailer.as_ref().ok_or_else(|| ConnectorError::Config {
+                    vendor: super::email::VENDOR,
+                    reason: "no `smtp` section in the config to send email through".into(),
+                })?;
+                // At least once: an unknown outcome is sent again, same Message-ID.
+                mailer.send(to, subject, text, message_id).await
             }
         }
     }

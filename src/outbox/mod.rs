@@ -3,6 +3,7 @@
 
 mod action;
 pub mod effects;
+pub mod email;
 pub mod executor;
 
 pub use action::{fill, Action};

@@ -28,12 +28,31 @@ use super::rules::{Cond, Distribute, Nobody, Pool, Rule, RuleSet, Segment, Strat
 use super::state::{RoutingState, StateUpdate};
 
 /// Open leads per rep as read from the CRM at `as_of`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Stored as flow state `routing:load` by the daemon's refresher (`daemon::load`), as JSON
+/// `{"as_of": "<RFC 3339 UTC>", "open_leads": {"rep@x": N}}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoadSnapshot {
-    /// When the figures were read.
+    /// When the figures were read (UTC; RFC 3339 in JSON).
+    #[serde(serialize_with = "ser_ts", deserialize_with = "de_ts")]
     pub as_of: Timestamp,
     /// Open leads per rep email; a missing rep counts as 0.
     pub open_leads: BTreeMap<String, u32>,
+}
+
+impl LoadSnapshot {
+    /// The reps a snapshot must cover for `rules`: every rep of a pool that distributes by
+    /// load (`strategy: least_loaded` or `distribute: least_loaded`), lowercase emails.
+    pub fn reps_needed(rules: &RuleSet) -> BTreeSet<String> {
+        rules
+            .rules
+            .iter()
+            .filter(|r| r.distribute == Distribute::LeastLoaded)
+            .filter_map(|r| r.pool.as_ref())
+            .flat_map(|p| p.reps.iter())
+            .map(|&(t, m)| rules.teams[t].members[m].email.clone())
+            .collect()
+    }
 }
 
 /// What the caller knows about the world besides the lead.
@@ -46,6 +65,9 @@ pub struct RouteContext {
     /// Reps marked out of office by a CRM field right now (assumed away for the rest of
     /// their team's local day).
     pub out_of_office: BTreeSet<String>,
+    /// Reps never chosen for this decision, as if unavailable (lowercase emails): the current
+    /// and previous owners when an SLA breach reassigns a lead.
+    pub exclude: BTreeSet<String>,
 }
 
 /// Who the owner is, by role.
@@ -113,6 +135,12 @@ pub(crate) fn ser_ts<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&t.to_string())
 }
 
+/// Reads a [`Timestamp`] written by [`ser_ts`] (RFC 3339).
+pub(crate) fn de_ts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
 /// A lead field as text: strings trimmed (empty = missing), numbers and booleans as written.
 pub(crate) fn field_text(lead: &Value, field: &str) -> Option<String> {
     match lead.get(field)? {
@@ -132,7 +160,8 @@ fn field_number(lead: &Value, field: &str) -> Option<f64> {
     }
 }
 
-fn check_cond(lead: &Value, c: &Cond) -> Result<(), String> {
+/// Whether `lead` meets condition `c` (`Err` says why not).
+pub(crate) fn check_cond(lead: &Value, c: &Cond) -> Result<(), String> {
     let v = field_text(lead, &c.field);
     let f = &c.field;
     if let Some(want) = c.exists {
@@ -270,6 +299,9 @@ fn unavailable(
     at: Timestamp,
     now: Timestamp,
 ) -> Option<String> {
+    if ctx.exclude.contains(rep) {
+        return Some("excluded (had this lead before)".to_owned());
+    }
     let Some(ti) = team else {
         return ctx
             .out_of_office

@@ -10,12 +10,16 @@
 //! [`route`] is pure: the caller passes the mapped lead, a [`RouteContext`], the current
 //! [`RoutingState`] and `now`, and persists the returned [`StateUpdate`]s atomically with the
 //! [`Decision`]. [`explain`] renders why; [`backtest`] replays historical leads offline.
+//! [`sla`] holds the speed-to-lead policies (`sla:` in the same file) and business-time math.
 
 pub mod backtest;
+pub mod business_time;
 pub mod calendar;
+mod compile;
 mod engine;
 pub mod explain;
 mod rules;
+pub mod sla;
 mod spec;
 pub mod state;
 

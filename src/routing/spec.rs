@@ -34,6 +34,19 @@
 //!     queue_owner: q@example.com      # overrides the pool team's queue owner
 //!     manager: m@example.com          # overrides the pool team's first manager
 //! fallback: { owner: revops-queue@example.com }   # required: nobody is ever left unowned
+//! sla:                                # speed-to-lead (optional; see `sla.rs`)
+//!   first_touch_statuses: [ATTEMPTED_TO_CONTACT, CONNECTED, IN_PROGRESS]   # hs_lead_status values that count as a touch
+//!   reject_reasons: { not_a_fit: "Not a fit", duplicate: "Duplicate" }      # code: label (Slack "Reject" menu)
+//!   policies:                         # first match wins; no match = no SLA
+//!     - name: demo_request            # required, unique
+//!       when: [{ field: lead_source, in: [DIRECT_TRAFFIC] }]   # same conditions as rules
+//!       first_touch: 5m               # required: <n>s | <n>m | <n>h | same_business_day
+//!       clock: business               # business (default: the owner's team hours) | calendar
+//!       remind_at: 0.5                # share of the window at which the owner is reminded
+//!       reassign_after: 10m           # after the breach: next eligible rep …
+//!       max_reassignments: 1          # … at most this many times (default 0)
+//!       recycle_after: 30m            # after the last owner's breach: back to nurture
+//!       recycle_reason: sla_expired   # reason code written with the recycle (default)
 //! ```
 //!
 //! Conditions in `when`: `{field: <mapped lead field>, equals | not_equals | in | not_in |
@@ -64,6 +77,42 @@ pub(crate) struct RawRuleSet {
     pub out_of_office: Vec<Spanned<RawOoo>>,
     pub rules: Vec<Spanned<RawRule>>,
     pub fallback: Spanned<RawFallback>,
+    #[serde(default)]
+    pub sla: Option<Spanned<RawSla>>,
+}
+
+/// The `sla:` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSla {
+    #[serde(default)]
+    pub first_touch_statuses: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub reject_reasons: Option<Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    pub policies: Vec<Spanned<RawSlaPolicy>>,
+}
+
+/// One entry of `sla.policies`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlaPolicy {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub when: Vec<Spanned<RawCond>>,
+    pub first_touch: Spanned<String>,
+    #[serde(default)]
+    pub clock: Option<Spanned<String>>,
+    #[serde(default)]
+    pub remind_at: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub reassign_after: Option<Spanned<String>>,
+    #[serde(default)]
+    pub max_reassignments: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub recycle_after: Option<Spanned<String>>,
+    #[serde(default)]
+    pub recycle_reason: Option<Spanned<String>>,
 }
 
 /// One entry of `teams:`.

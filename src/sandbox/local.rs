@@ -84,6 +84,16 @@ impl LocalVendors {
         })
     }
 
+    /// The HubSpot emulator's API root.
+    pub fn hubspot_url(&self) -> url::Url {
+        self.hubspot_at.base_url()
+    }
+
+    /// The Slack app's signing secret (it signs interactivity requests).
+    pub fn slack_signing_secret(&self) -> &SecretString {
+        &self.slack_config.signing_secret
+    }
+
     /// The HubSpot app's client secret (it signs the webhooks).
     pub fn hubspot_client_secret(&self) -> String {
         self.hubspot.config().client_secret.clone()

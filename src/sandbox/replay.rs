@@ -1,7 +1,9 @@
-//! Replays the sandbox's history as HubSpot activity, in date order at compressed speed:
+//! Replays the sandbox's history as HubSpot activity, in date order, on the simulated clock:
 //! opportunities are created when engaged and move to won or lost when closed, and contacts
-//! arrive as marketing-qualified leads spread over the same period. The HubSpot emulator turns
-//! each write into signed webhooks, exactly as a portal would.
+//! arrive as marketing-qualified leads; the whole timeline is laid over the simulated days'
+//! arrival sessions ([`super::sim::event_time`]), so leads arrive in business hours, after
+//! hours and on the weekend. The HubSpot emulator turns each write into signed webhooks,
+//! exactly as a portal would.
 //!
 //! Scenario choices (the datasets carry no such fields): one arriving lead in six belongs to an
 //! existing account (its email and company are the account's), one in twenty has no legal basis
@@ -9,12 +11,12 @@
 
 use super::data::{account_domain, Dataset, Opportunity};
 use super::seed::World;
+use crate::clock::{Clock, SimClock};
 use handoff_hubspot::HubSpotEmulator;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 /// Counters the progress view reads.
@@ -23,8 +25,11 @@ pub struct ReplayCounts {
     pub leads_created: AtomicU64,
     pub deals_created: AtomicU64,
     pub deals_closed: AtomicU64,
-    pub days_replayed: AtomicU64,
-    pub days_total: AtomicU64,
+    /// Timeline events played so far, and in all.
+    pub events_replayed: AtomicU64,
+    pub events_total: AtomicU64,
+    /// Ids of the contacts created as leads.
+    pub lead_ids: Mutex<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,12 +93,12 @@ fn deal_stage(o: &Opportunity) -> &'static str {
     }
 }
 
-/// Plays the timeline into the HubSpot emulator over about `seconds`.
+/// Plays the timeline into the HubSpot emulator, each event at its simulated time on `clock`.
 pub async fn run(
     data: Arc<Dataset>,
     world: Arc<World>,
     hubspot: HubSpotEmulator,
-    seconds: f64,
+    clock: SimClock,
     counts: Arc<ReplayCounts>,
     stop: CancellationToken,
 ) {
@@ -103,26 +108,25 @@ pub async fn run(
         .iter()
         .map(|p| (p.product.as_str(), p.sales_price))
         .collect();
-    let days: Vec<i64> = {
-        let mut d: Vec<i64> = events.iter().map(|(d, _)| *d).collect();
-        d.dedup();
-        d
-    };
     counts
-        .days_total
-        .store(days.len() as u64, Ordering::Relaxed);
-    let per_day = Duration::from_secs_f64(seconds.max(0.0) / days.len().max(1) as f64);
+        .events_total
+        .store(events.len() as u64, Ordering::Relaxed);
     let mut deal_ids: HashMap<usize, String> = HashMap::new();
-    let mut idx = 0;
-    for today in days {
-        if stop.is_cancelled() {
-            return;
+    let n = events.len();
+    for (k, (_, event)) in events.iter().enumerate() {
+        tokio::select! {
+            _ = clock.sleep_until_ms(super::sim::event_time(k, n)) => {}
+            _ = stop.cancelled() => return,
         }
-        let started = tokio::time::Instant::now();
-        while idx < events.len() && events[idx].0 == today {
-            match events[idx].1 {
+        {
+            match *event {
                 Event::Lead(i) => {
-                    hubspot.create_object("contacts", lead_properties(&data, i));
+                    let id = hubspot.create_object("contacts", lead_properties(&data, i));
+                    counts
+                        .lead_ids
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(id);
                     counts.leads_created.fetch_add(1, Ordering::Relaxed);
                 }
                 Event::DealOpen(i) => {
@@ -182,14 +186,8 @@ pub async fn run(
                     }
                 }
             }
-            idx += 1;
         }
-        counts.days_replayed.fetch_add(1, Ordering::Relaxed);
-        let left = per_day.saturating_sub(started.elapsed());
-        tokio::select! {
-            _ = tokio::time::sleep(left) => {}
-            _ = stop.cancelled() => return,
-        }
+        counts.events_replayed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -228,6 +226,24 @@ fn lead_properties(data: &Dataset, i: usize) -> Map<String, Value> {
             p.insert(k.into(), json!(v));
         }
     }
+    // The datablist rows carry no source: the sandbox assigns HubSpot "Original source"
+    // (`hs_analytics_source`) values in turn, so a third of the leads come in as demo
+    // requests (direct, organic and paid search) under the example's 5-minute SLA.
+    const SOURCES: [&str; 9] = [
+        "DIRECT_TRAFFIC",
+        "EMAIL_MARKETING",
+        "ORGANIC_SEARCH",
+        "REFERRALS",
+        "SOCIAL_MEDIA",
+        "PAID_SEARCH",
+        "OFFLINE",
+        "OTHER_CAMPAIGNS",
+        "PAID_SOCIAL",
+    ];
+    p.insert(
+        "hs_analytics_source".into(),
+        json!(SOURCES[i % SOURCES.len()]),
+    );
     if i % 20 != 7 {
         p.insert(
             "hs_legal_basis".into(),
@@ -235,54 +251,6 @@ fn lead_properties(data: &Dataset, i: usize) -> Map<String, Value> {
         );
     }
     p
-}
-
-/// Plays the sales reps: every second, clicks "Claim lead" on three of every four new lead DMs.
-pub async fn click_claims(
-    slack: handoff_slack::SlackEmulator,
-    world: Arc<World>,
-    clicked: Arc<AtomicU64>,
-    stop: CancellationToken,
-) {
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = stop.cancelled() => return,
-        }
-        for email in &world.agent_emails {
-            let Some(user) = world.slack_users.get(email) else {
-                continue;
-            };
-            for m in slack.dm_messages_for(email) {
-                let (Some(channel), Some(ts)) = (m["channel"].as_str(), m["ts"].as_str()) else {
-                    continue;
-                };
-                if !seen.insert(ts.to_string()) || !has_claim_button(&m) {
-                    continue;
-                }
-                let n = ts
-                    .bytes()
-                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
-                if n % 4 == 0 {
-                    continue;
-                }
-                if slack.click(channel, ts, "claim_lead", user).await.is_ok() {
-                    clicked.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-    }
-}
-
-fn has_claim_button(message: &Value) -> bool {
-    message["blocks"].as_array().is_some_and(|blocks| {
-        blocks.iter().any(|b| {
-            b["elements"]
-                .as_array()
-                .is_some_and(|els| els.iter().any(|e| e["action_id"] == "claim_lead"))
-        })
-    })
 }
 
 #[cfg(test)]

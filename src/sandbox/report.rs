@@ -1,14 +1,16 @@
-//! What the sandbox shows: progress while it runs and the final summary, both computed from the
-//! emulators' own state (what the vendors would hold), not from the daemon's counters.
+//! What the sandbox shows: progress while it runs and the final summary, computed from the
+//! emulators' own state (what the vendors would hold) and, once the daemon has stopped, from its
+//! audit trail (routing, deferral, after-hours acknowledgement, first touch, SLA steps,
+//! recycling, rejection), not from the daemon's counters.
 
 use super::replay::ReplayCounts;
-use crate::state::StatusReport;
+use crate::state::{StatusReport, Store};
 use handoff_asana::AsanaEmulator;
 use handoff_hubspot::HubSpotEmulator;
 use handoff_slack::SlackEmulator;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 
 /// Outcomes and the invariants they must satisfy.
@@ -23,6 +25,12 @@ pub struct Summary {
     pub leads_nurtured: usize,
     pub nurtured_by_reason: BTreeMap<String, usize>,
     pub leads_claimed: usize,
+    /// What the daemon decided, from its audit trail (filled after it stops).
+    pub routing: RoutingCounts,
+    /// What the simulated reps did (`reps::RepCounts::totals`).
+    pub reps: BTreeMap<&'static str, u64>,
+    /// Simulated time: start, end, speed-up, jumps.
+    pub simulated: SimulatedTime,
     pub deals_created: u64,
     pub deals_won: usize,
     pub deals_lost: usize,
@@ -32,8 +40,58 @@ pub struct Summary {
     pub dead_letters: usize,
     pub inbox_depth: usize,
     pub outbox_depth: usize,
+    /// The speed-to-lead figures of `handoff report` for this run (all teams).
+    pub report: Option<ReportDigest>,
     pub checks: Checks,
     pub elapsed_s: f64,
+}
+
+/// The headline figures of [`crate::report::Report`] for the summary (the full report, with
+/// per-rep load and the charts, is `handoff report --state-dir DIR/handoff`).
+#[derive(Debug, Serialize)]
+pub struct ReportDigest {
+    pub overall: crate::report::model::TeamFigures,
+    pub teams: Vec<crate::report::model::TeamFigures>,
+    pub acceptance: crate::report::model::Acceptance,
+    pub completeness: crate::report::model::Completeness,
+    pub recycle: crate::report::model::RecycleRate,
+}
+
+/// Lead outcomes from the audit trail: leads (records) with at least one entry of each kind.
+#[derive(Debug, Default, Serialize)]
+pub struct RoutingCounts {
+    pub routed: usize,
+    pub deferred: usize,
+    /// Deferred leads that were routed later in the replay.
+    pub deferred_then_routed: usize,
+    /// After-hours acknowledgements sent to prospects.
+    pub acknowledged: usize,
+    /// First touches by a Claim click.
+    pub claimed: usize,
+    /// First touches of any kind, by `claim` / `activity` / `status`.
+    pub touched: usize,
+    pub touched_by: BTreeMap<String, usize>,
+    /// First touches within the SLA.
+    pub sla_met: usize,
+    pub reminded: usize,
+    pub escalated: usize,
+    pub reassigned: usize,
+    pub recycled: usize,
+    pub rejected: usize,
+    pub nurtured: usize,
+    /// Owner changes by another system, by what handoff did (`reverted`, `flagged`,
+    /// `accepted`).
+    pub owner_changes: BTreeMap<String, usize>,
+}
+
+/// The simulated period.
+#[derive(Debug, Default, Serialize)]
+pub struct SimulatedTime {
+    pub start: String,
+    pub end: String,
+    pub speed: f64,
+    pub jumps: u64,
+    pub skipped_hours: f64,
 }
 
 /// The delivery invariants, counted (each must be zero for `ok`).
@@ -42,6 +100,10 @@ pub struct Checks {
     pub won_deals_without_exactly_one_ticket: usize,
     pub won_deals_without_exactly_one_project: usize,
     pub routed_leads_without_exactly_one_dm: usize,
+    /// Routed (and not recycled or rejected) leads whose contact has no owner.
+    pub routed_leads_without_an_owner: usize,
+    /// Leads neither routed (directly or after a deferral) nor nurtured (audit).
+    pub leads_without_an_outcome: usize,
     pub duplicate_messages: usize,
     pub ok: bool,
 }
@@ -86,6 +148,13 @@ pub fn summarize(
     let projects = asana.projects();
     let messages = slack.messages();
 
+    let lead_ids: BTreeSet<String> = counts
+        .lead_ids
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     let mut s = Summary {
         data: data.to_string(),
         leads_received: counts.leads_created.load(Ordering::Relaxed),
@@ -116,7 +185,7 @@ pub fn summarize(
             s.leads_nurtured += 1;
             *s.nurtured_by_reason.entry(reason.to_string()).or_default() += 1;
         } else if prop(c, "hubspot_owner_id").is_some()
-            && matches!(prop(c, "hs_lead_status"), Some("NEW" | "IN_PROGRESS"))
+            && c["id"].as_str().is_some_and(|id| lead_ids.contains(id))
         {
             s.leads_routed += 1;
             if !assoc_ids(c, "companies").is_empty() {
@@ -163,12 +232,94 @@ pub fn summarize(
             _ => {}
         }
     }
-    let c = &s.checks;
-    s.checks.ok = c.won_deals_without_exactly_one_ticket == 0
-        && c.won_deals_without_exactly_one_project == 0
-        && c.routed_leads_without_exactly_one_dm == 0
-        && c.duplicate_messages == 0;
+    s.checks.ok = s.checks_pass();
     s
+}
+
+impl Summary {
+    fn checks_pass(&self) -> bool {
+        let c = &self.checks;
+        c.won_deals_without_exactly_one_ticket == 0
+            && c.won_deals_without_exactly_one_project == 0
+            && c.routed_leads_without_exactly_one_dm == 0
+            && c.routed_leads_without_an_owner == 0
+            && c.leads_without_an_outcome == 0
+            && c.duplicate_messages == 0
+    }
+
+    /// Adds the audit trail's lead outcomes (read from the stopped daemon's `store`) and the
+    /// checks that need them: every lead the replay created was routed (directly or after a
+    /// deferral) or nurtured, and every routed lead still active has an owner in the CRM.
+    pub fn add_audit(
+        &mut self,
+        store: &Store,
+        hubspot: &HubSpotEmulator,
+        counts: &ReplayCounts,
+    ) -> Result<(), crate::state::StateError> {
+        let mut kinds: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let r = &mut self.routing;
+        for entry in store.audit_entries(None) {
+            let e = entry?;
+            if !e.record_key.starts_with("hubspot:contacts:") {
+                continue;
+            }
+            if e.event == "first_touch" {
+                r.touched += 1;
+                let by = e.detail["by"].as_str().unwrap_or("unknown").to_string();
+                if by == "claim" {
+                    r.claimed += 1;
+                }
+                *r.touched_by.entry(by).or_default() += 1;
+                if e.detail["met"] == true {
+                    r.sla_met += 1;
+                }
+            }
+            if e.event == "owner_change" {
+                let action = e.detail["action"].as_str().unwrap_or("unknown").to_string();
+                *r.owner_changes.entry(action).or_default() += 1;
+            }
+            kinds.entry(e.event).or_default().insert(e.record_key);
+        }
+        let report = crate::report::from_store(store, None, 0)?;
+        self.report = Some(ReportDigest {
+            overall: report.overall,
+            teams: report.teams,
+            acceptance: report.acceptance,
+            completeness: report.completeness,
+            recycle: report.recycle,
+        });
+        let n = |k: &str| kinds.get(k).map_or(0, BTreeSet::len);
+        r.routed = n("routed");
+        r.deferred = n("deferred");
+        r.acknowledged = n("after_hours_ack");
+        r.reminded = n("sla_reminder");
+        r.escalated = n("sla_breached");
+        r.reassigned = n("sla_reassigned");
+        r.recycled = n("recycled");
+        r.rejected = n("rejected");
+        r.nurtured = n("nurtured");
+        let empty = BTreeSet::new();
+        let of = |k: &str| kinds.get(k).unwrap_or(&empty);
+        r.deferred_then_routed = of("deferred").intersection(of("routed")).count();
+        let ids = counts.lead_ids.lock().unwrap_or_else(|p| p.into_inner());
+        self.checks.leads_without_an_outcome = ids
+            .iter()
+            .map(|id| format!("hubspot:contacts:{id}"))
+            .filter(|k| !of("routed").contains(k) && !of("nurtured").contains(k))
+            .count();
+        self.checks.routed_leads_without_an_owner = of("routed")
+            .iter()
+            .filter(|k| !of("recycled").contains(*k) && !of("rejected").contains(*k))
+            .filter(|k| {
+                let id = k.rsplit(':').next().unwrap_or_default();
+                hubspot
+                    .get("contacts", id)
+                    .is_none_or(|c| prop(&c, "hubspot_owner_id").is_none())
+            })
+            .count();
+        self.checks.ok = self.checks_pass();
+        Ok(())
+    }
 }
 
 /// One progress line.
@@ -179,10 +330,17 @@ pub fn progress_line(s: &Summary, counts: &ReplayCounts) -> String {
         .map(|(r, n)| format!("{r} {n}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let reps = if s.reps.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = s.reps.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        format!(" | reps: {}", parts.join(", "))
+    };
     format!(
-        "day {}/{} | leads {} in, {} routed ({} to accounts), {} claimed, {} nurtured [{}] | deals {} won, {} lost | {} tickets, {} projects, {} messages | inbox {}, outbox {}, dead letters {}",
-        counts.days_replayed.load(Ordering::Relaxed),
-        counts.days_total.load(Ordering::Relaxed),
+        "{} | event {}/{} | leads {} in, {} routed ({} to accounts), {} claimed, {} nurtured [{}]{reps} | deals {} won, {} lost | {} tickets, {} projects, {} messages | inbox {}, outbox {}, dead letters {}",
+        s.simulated.end,
+        counts.events_replayed.load(Ordering::Relaxed),
+        counts.events_total.load(Ordering::Relaxed),
         s.leads_received,
         s.leads_routed,
         s.leads_matched_to_accounts,

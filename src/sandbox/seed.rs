@@ -155,3 +155,46 @@ pub fn seed(
 fn split_name(name: &str) -> (&str, &str) {
     name.trim().split_once(' ').unwrap_or((name, ""))
 }
+
+/// Adds every person the rule set names (reps, managers, queue owners, the fallback owner)
+/// who is not seeded yet as a HubSpot owner and a Slack user, so any owner the engine can
+/// choose exists in both. Returns how many were added.
+pub fn add_rule_people(
+    rules: &crate::routing::RuleSet,
+    hubspot: &HubSpotEmulator,
+    slack: &SlackEmulator,
+    world: &mut World,
+) -> usize {
+    let mut emails: Vec<String> = vec![rules.fallback_owner().to_string()];
+    for t in rules.teams() {
+        emails.extend(t.members.iter().map(|m| m.email.clone()));
+        emails.extend(t.members.iter().map(|m| m.manager.clone()));
+        emails.extend(t.managers.iter().cloned());
+        emails.extend(t.queue_owner.iter().cloned());
+    }
+    for r in &rules.rules {
+        emails.extend(r.queue_owner.iter().cloned());
+        emails.extend(r.manager.iter().cloned());
+    }
+    let mut added = 0;
+    for email in emails {
+        let email = email.trim().to_lowercase();
+        if world.slack_users.contains_key(&email) {
+            continue;
+        }
+        let local = email.split('@').next().unwrap_or_default();
+        let mut parts = local.split(['.', '-']).map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        });
+        let first = parts.next().unwrap_or_default();
+        let last = parts.collect::<Vec<_>>().join(" ");
+        hubspot.add_owner(&email, &first, &last, None);
+        let id = slack.add_user(&email, &format!("{first} {last}"));
+        world.slack_users.insert(email, id);
+        added += 1;
+    }
+    added
+}

@@ -93,3 +93,26 @@ impl Store {
         Ok(found)
     }
 }
+
+impl Store {
+    /// Every audit entry whose `at_ms` (UTC ms) is at or after `since_ms` (all entries when
+    /// `None`), streamed from the trail and decoded one at a time, so a report over the whole
+    /// trail never holds it in memory. Order: record key, then oldest first within a record
+    /// (the tree has no time index, so `since_ms` filters rather than seeks).
+    ///
+    /// Each item is an entry, or the [`StateError`] of reading or decoding one.
+    pub fn audit_entries(
+        &self,
+        since_ms: Option<i64>,
+    ) -> impl Iterator<Item = Result<AuditEntry, StateError>> + Send + 'static {
+        self.inner.audit.iter().filter_map(move |item| {
+            let entry = item
+                .map_err(StateError::from)
+                .and_then(|(_, v)| decode::<AuditEntry>(&v, "audit entry"));
+            match entry {
+                Ok(e) if since_ms.is_some_and(|since| e.at_ms < since) => None,
+                other => Some(other),
+            }
+        })
+    }
+}

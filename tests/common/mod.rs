@@ -354,15 +354,19 @@ closed_won:
         );
         asana.requests_per_minute = 1_000_000;
         asana.job_poll_interval_ms = 20;
-        let vendors = vendors::build(VendorSettings {
-            hubspot,
-            slack,
-            asana,
-            links: Links {
-                record_url: loaded.config.hubspot.record_url.clone(),
-                portal_id: loaded.config.hubspot.portal_id,
+        let mailer = vendors::mailer(&loaded).expect("smtp settings");
+        let vendors = vendors::build_with_mailer(
+            VendorSettings {
+                hubspot,
+                slack,
+                asana,
+                links: Links {
+                    record_url: loaded.config.hubspot.record_url.clone(),
+                    portal_id: loaded.config.hubspot.portal_id,
+                },
             },
-        })
+            mailer,
+        )
         .expect("vendors build");
         let listeners = self.listeners.take().expect("daemon started once");
         let clock = self
@@ -393,7 +397,9 @@ closed_won:
         .unwrap();
         self.listeners = Some(Listeners {
             public: tokio::net::TcpListener::bind(public_addr).await.unwrap(),
-            admin: tokio::net::TcpListener::bind(self.admin_addr).await.unwrap(),
+            admin: tokio::net::TcpListener::bind(self.admin_addr)
+                .await
+                .unwrap(),
         });
         self.start_in_process().await;
     }

@@ -11,7 +11,7 @@
 use crate::config::HubSpotConfig;
 use crate::objects::ObjectType;
 use crate::search::{SearchPage, SearchRequest};
-use crate::wire::{ApiObject, BatchResponse, ListPage};
+use crate::wire::{ApiObject, BatchResponse, ListPage, ValueWithTimestamp};
 use handoff_connector::{ClientConfig, ConnectorError, IdempotencyKey, Record, VendorClient};
 use reqwest::Method;
 use serde::Deserialize;
@@ -137,6 +137,34 @@ impl HubSpotClient {
         }
         let obj: ApiObject = self.api.json(Method::GET, &path, None::<&()>).await?;
         Ok(obj.into_record(kind.name()))
+    }
+
+    /// One property's history on one record, newest first: `GET
+    /// /crm/v3/objects/{type}/{id}?properties=<p>&propertiesWithHistory=<p>` →
+    /// `propertiesWithHistory.<p>` (HubSpot CRM v3 specs: `SimplePublicObjectWithAssociations`,
+    /// `ValueWithTimestamp`). Empty when the property was never written.
+    /// [`ConnectorError::NotFound`] when the record does not exist.
+    ///
+    /// handoff reads `hubspot_owner_id`'s history to learn which system changed an owner
+    /// (`sourceType`: `CRM_UI`, `INTEGRATION`, `AUTOMATION_PLATFORM`, …).
+    pub async fn property_history(
+        &self,
+        object_type: &str,
+        id: &str,
+        property: &str,
+    ) -> Result<Vec<ValueWithTimestamp>, ConnectorError> {
+        let kind = object_kind(object_type)?;
+        let path = format!(
+            "crm/v3/objects/{}/{}?properties={p}&propertiesWithHistory={p}",
+            kind.name(),
+            segment(id),
+            p = encode(property)
+        );
+        let mut obj: ApiObject = self.api.json(Method::GET, &path, None::<&()>).await?;
+        Ok(obj
+            .properties_with_history
+            .remove(property)
+            .unwrap_or_default())
     }
 
     /// `POST /crm/v3/objects/{type}/batch/read`, ≤ 100 ids per call (longer lists are

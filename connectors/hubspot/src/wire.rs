@@ -29,6 +29,46 @@ pub struct ApiObject {
     /// v3 reads with `associations=companies`: `{"companies":{"results":[{"id","type"}]}}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub associations: BTreeMap<String, AssociationList>,
+    /// Reads with `propertiesWithHistory=a,b`: each named property's writes, newest first
+    /// (spec: `propertiesWithHistory: {name: [ValueWithTimestamp]}`).
+    #[serde(
+        default,
+        rename = "propertiesWithHistory",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub properties_with_history: BTreeMap<String, Vec<ValueWithTimestamp>>,
+}
+
+/// `ValueWithTimestamp`: one write of a property, as HubSpot's CRM v3 specs define it
+/// (`HubSpot/HubSpot-public-api-spec-collection`, `crm-contacts-v3` components.schemas:
+/// required `sourceType`, `timestamp` (ISO 8601), `value`; optional `sourceId`, `sourceLabel`,
+/// `updatedByUserId` (int32)).
+///
+/// `sourceType` names the kind of writer: `CRM_UI` (a user in the UI, with `updatedByUserId`
+/// and `sourceId: "userId:<id>"`), `INTEGRATION` (an app's API call; `sourceId` = the app id,
+/// inferred from recorded responses), `AUTOMATION_PLATFORM` (a workflow), `FORM`, `IMPORT`,
+/// `CALCULATED`, … (see `emulator::history` for the provenance of each).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueWithTimestamp {
+    pub value: String,
+    /// ISO-8601 UTC (`2022-11-07T21:54:03.930Z`).
+    pub timestamp: String,
+    pub source_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by_user_id: Option<u64>,
+}
+
+impl ValueWithTimestamp {
+    /// [`ValueWithTimestamp::timestamp`] as UTC epoch ms (`None` if HubSpot sent something
+    /// unparseable).
+    pub fn timestamp_ms(&self) -> Option<i64> {
+        crate::time::parse_ms(&self.timestamp)
+    }
 }
 
 /// The associations of one target type in a v3 read.

@@ -1,5 +1,5 @@
 //! `POST /crm/v3/objects/{type}/batch/{read,create,update,upsert,archive}`: ≤ 100 inputs per
-//! call, answers in `BatchResponseSimplePublicObject` shape (`207` with `errors`/`numErrors`
+//! call (`read` honours `propertiesWithHistory`), answers in `BatchResponseSimplePublicObject` shape (`207` with `errors`/`numErrors`
 //! when some ids are missing). Upsert matches on a unique-value `idProperty`
 //! (`handoff_idempotency_key`, `email` on contacts, or `hs_object_id`): it updates the match or
 //! creates a record carrying the key, and marks each result `new: true|false`.
@@ -9,6 +9,7 @@ use super::routes::{
     batch_envelope, body, create_one, id_string, kind, locate, not_found_error, render_by_id,
     selection, to_value, ApiResult, CreateInput,
 };
+use super::store::Portal;
 use super::HubSpotEmulator;
 use crate::client::IDEMPOTENCY_PROPERTY;
 use crate::objects::ObjectType;
@@ -31,6 +32,9 @@ pub(super) struct BatchBody {
     inputs: Vec<Value>,
     #[serde(default)]
     properties: Vec<String>,
+    /// Read: properties to return with their history (`BatchReadInputSimplePublicObjectId`).
+    #[serde(default)]
+    properties_with_history: Vec<String>,
     #[serde(default)]
     id_property: Option<String>,
 }
@@ -91,7 +95,7 @@ pub(super) async fn batch(
                     continue;
                 };
                 let events = portal
-                    .update(kind, n, &i.properties, emu.now_ms(), "API")
+                    .update(kind, n, &i.properties, emu.now_ms(), &emu.api_source())
                     .unwrap_or_default();
                 drop(portal);
                 emu.emit(events);
@@ -106,7 +110,7 @@ pub(super) async fn batch(
                 if let Ok(n) = i.id.parse::<u64>() {
                     let events = emu
                         .portal()
-                        .archive(kind, n, emu.now_ms(), "API")
+                        .archive(kind, n, emu.now_ms(), &emu.api_source())
                         .unwrap_or_default();
                     emu.emit(events);
                 }
@@ -149,12 +153,11 @@ fn batch_read(
         match locate(&portal, kind, &i.id, input.id_property.as_deref())
             .and_then(|n| portal.object(kind, n))
         {
-            Some(o) => results.push(to_value(portal.render(
-                kind,
-                o,
-                &selection(&input.properties),
-                &[],
-            ))),
+            Some(o) => {
+                let mut api = portal.render(kind, o, &selection(&input.properties), &[]);
+                api.properties_with_history = Portal::history(o, &input.properties_with_history);
+                results.push(to_value(api));
+            }
             None => missing.push(i.id),
         }
     }
@@ -190,7 +193,7 @@ fn batch_upsert(
         let (id, events, new) = match portal.find_by(kind, &prop, &i.id) {
             Some(n) => {
                 let events = portal
-                    .update(kind, n, &i.properties, emu.now_ms(), "API")
+                    .update(kind, n, &i.properties, emu.now_ms(), &emu.api_source())
                     .unwrap_or_default();
                 (n, events, false)
             }
@@ -200,7 +203,7 @@ fn batch_upsert(
             None => {
                 let mut props = i.properties.clone();
                 props.insert(prop.clone(), Value::String(i.id.clone()));
-                let (n, events) = portal.create(kind, &props, emu.now_ms(), "API");
+                let (n, events) = portal.create(kind, &props, emu.now_ms(), &emu.api_source());
                 (n, events, true)
             }
         };

@@ -248,6 +248,7 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             created_ms: date("createdate"),
             updated_ms: date("hs_lastmodifieddate"),
+            history: BTreeMap::new(),
         }
     }
 

@@ -4,8 +4,15 @@
 //! It serves HubSpot's CRM v3 object, batch ([`batch`]) and search endpoints, associations v4,
 //! owners and pipelines ([`routes`]) with HubSpot's JSON shapes, paging, errors, rate limits and
 //! rate-limit headers ([`gate`], [`errors`]), keeps records in memory ([`store`], searched by
-//! [`filter`]), and delivers signed webhooks for every create and update ([`delivery`]) —
-//! whether made through the API or through the Rust seeding methods below.
+//! [`filter`]) with every property's history of writes and who made them ([`history`]),
+//! moves contacts' "Last contacted" when a call, email or meeting is logged ([`engagements`]),
+//! and delivers signed webhooks for every create and update ([`delivery`]) — whether made
+//! through the API or through the Rust seeding methods below.
+//!
+//! Writers: API calls write as the private app (`INTEGRATION`); [`HubSpotEmulator::create_object`]
+//! and [`HubSpotEmulator::update_object`] as an unnamed UI user; [`HubSpotEmulator::update_as_user`],
+//! [`HubSpotEmulator::update_as_workflow`] and [`HubSpotEmulator::update_as`] as another system,
+//! so tests can play a rep, a workflow or an import changing a record behind handoff's back.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -19,15 +26,19 @@
 
 mod batch;
 mod delivery;
+pub mod engagements;
 mod errors;
 mod filter;
 mod gate;
+pub mod history;
 mod pipelines;
 mod routes;
 mod store;
+mod writers;
 
 pub use delivery::{DeliveryError, MAX_ATTEMPTS, MAX_EVENTS_PER_REQUEST};
 pub use handoff_connector::emulator::{Fault, Faults, Running};
+pub use history::WriteSource;
 pub use store::EmulatorError;
 
 use crate::objects::ObjectType;
@@ -186,6 +197,12 @@ impl HubSpotEmulator {
         self.inner.portal.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How API writes with the private-app token appear in property history: `INTEGRATION`
+    /// with the app id as `sourceId`.
+    pub(crate) fn api_source(&self) -> WriteSource {
+        WriteSource::integration(self.inner.config.app_id)
+    }
+
     /// Queues the webhook events of a write (when a target is configured).
     pub(crate) fn emit(&self, events: Vec<EventDraft>) {
         if let Some(target) = self.inner.target() {
@@ -223,28 +240,24 @@ impl HubSpotEmulator {
     /// On an unknown object type (a programming error in the caller).
     pub fn create_object(&self, object_type: &str, properties: Map<String, Value>) -> String {
         let kind = parse_kind(object_type).unwrap_or_else(|e| panic!("{e}"));
-        let (id, events) = self
-            .portal()
-            .create(kind, &properties, self.now_ms(), "CRM");
+        let now = self.now_ms();
+        let mut portal = self.portal();
+        let (id, events) = portal.create(kind, &properties, now, &WriteSource::seed());
+        drop(portal);
         self.emit(events);
         id.to_string()
     }
 
     /// Sets properties on a record (`null` or `""` clears one), emitting one
-    /// `….propertyChange` webhook per changed property.
+    /// `….propertyChange` webhook per changed property (`changeSource: CRM`; history
+    /// `sourceType: CRM_UI` without a user).
     pub fn update_object(
         &self,
         object_type: &str,
         id: &str,
         properties: Map<String, Value>,
     ) -> Result<(), EmulatorError> {
-        let kind = parse_kind(object_type)?;
-        let n = parse_id(kind, id)?;
-        let events = self
-            .portal()
-            .update(kind, n, &properties, self.now_ms(), "CRM")?;
-        self.emit(events);
-        Ok(())
+        self.update_as(object_type, id, properties, &WriteSource::seed())
     }
 
     /// Associates two records (default association, stored in both directions).
@@ -274,7 +287,7 @@ impl HubSpotEmulator {
         let n = id.parse().ok()?;
         let portal = self.portal();
         let obj = portal.object(kind, n)?;
-        serde_json::to_value(portal.render(kind, obj, &Selection::All, &ObjectType::ALL)).ok()
+        serde_json::to_value(portal.render(kind, obj, &Selection::All, &ObjectType::EVERY)).ok()
     }
 
     /// Every record of a type as the API returns it (every property, with associations),

@@ -2,8 +2,8 @@
 //! pipelines specs, `vendor-specs/README.md`):
 //!
 //! * `GET|POST /crm/v3/objects/{type}` — list (paged with `after`, `limit` ≤ 100) / create;
-//! * `GET|PATCH|DELETE /crm/v3/objects/{type}/{id}` — read (`properties`, `associations`,
-//!   `idProperty` query) / update / archive;
+//! * `GET|PATCH|DELETE /crm/v3/objects/{type}/{id}` — read (`properties`,
+//!   `propertiesWithHistory`, `associations`, `idProperty` query) / update / archive;
 //! * `POST /crm/v3/objects/{type}/batch/{read,create,update,upsert,archive}` — in
 //!   [`super::batch`];
 //! * `POST /crm/v3/objects/{type}/search` — see [`super::filter`]; `limit` ≤ 200, `after`
@@ -14,7 +14,11 @@
 //! * `GET /crm/v3/pipelines/{deals|tickets}[/{pipelineId}]`.
 //!
 //! `{type}` is `contacts`, `companies`, `deals`, `tickets` or the ids `0-1`, `0-2`, `0-3`,
-//! `0-5`.
+//! `0-5`; or an engagement type `calls`, `emails`, `meetings` (`0-48`, `0-49`, `0-47`), whose
+//! creation moves the associated contacts' "Last contacted" ([`super::engagements`]).
+//!
+//! API writes are recorded in property history as the private app's (`sourceType:
+//! INTEGRATION`, `sourceId` = the app id; [`super::history`]).
 
 use super::errors::ApiError;
 use super::store::{association_type_id, Portal, Selection};
@@ -187,6 +191,7 @@ async fn list_objects(
     };
     let archived = one_param(&params, "archived") == Some("true");
     let props = list_param(&params, "properties");
+    let with_history = list_param(&params, "propertiesWithHistory");
     let assoc = association_kinds(&params);
     let portal = emu.portal();
     let mut results = Vec::new();
@@ -195,12 +200,9 @@ async fn list_objects(
         if let Some(table) = portal.table(kind) {
             let mut iter = table.range(after..);
             for (_, obj) in iter.by_ref().take(limit) {
-                results.push(to_value(portal.render(
-                    kind,
-                    obj,
-                    &selection(&props),
-                    &assoc,
-                )));
+                let mut api = portal.render(kind, obj, &selection(&props), &assoc);
+                api.properties_with_history = Portal::history(obj, &with_history);
+                results.push(to_value(api));
             }
             next = iter.next().map(|(id, _)| *id);
         }
@@ -233,9 +235,12 @@ struct IdRef {
     id: String,
 }
 
+/// Spec `AssociationSpec`: both fields required; the category is `HUBSPOT_DEFINED`,
+/// `USER_DEFINED` or `INTEGRATOR_DEFINED` (the emulator knows only HubSpot-defined types).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AssociationSpec {
+    association_category: String,
     association_type_id: u32,
 }
 
@@ -254,7 +259,13 @@ pub(super) fn create_one(
     let mut links = Vec::new();
     for a in &input.associations {
         for spec in &a.types {
-            let to = ObjectType::ALL
+            if spec.association_category != "HUBSPOT_DEFINED" {
+                return Err(ApiError::validation(format!(
+                    "associationCategory {} with associationTypeId {} is not defined in this portal",
+                    spec.association_category, spec.association_type_id
+                )));
+            }
+            let to = ObjectType::EVERY
                 .into_iter()
                 .find(|t| association_type_id(kind, *t) == Some(spec.association_type_id))
                 .ok_or_else(|| {
@@ -277,12 +288,13 @@ pub(super) fn create_one(
             return Err(ApiError::object_not_found(&to_id.to_string()));
         }
     }
-    let (id, events) = portal.create(kind, &input.properties, now, "API");
+    let (id, mut events) = portal.create(kind, &input.properties, now, &emu.api_source());
     for (to, to_id) in links {
         portal
             .associate(kind, id, to, to_id)
             .map_err(|e| ApiError::validation(e.to_string()))?;
     }
+    events.extend(super::engagements::on_created(&mut portal, kind, id, now));
     drop(portal);
     emu.emit(events);
     Ok(id)
@@ -314,12 +326,14 @@ async fn read_object(
 ) -> ApiResult {
     let kind = kind(&object_type)?;
     let props = list_param(&params, "properties");
+    let with_history = list_param(&params, "propertiesWithHistory");
     let assoc = association_kinds(&params);
     let portal = emu.portal();
     let found = locate(&portal, kind, &id, one_param(&params, "idProperty"))
         .and_then(|n| portal.object(kind, n))
         .ok_or_else(|| ApiError::object_not_found(&id))?;
-    let obj = portal.render(kind, found, &selection(&props), &assoc);
+    let mut obj = portal.render(kind, found, &selection(&props), &assoc);
+    obj.properties_with_history = Portal::history(found, &with_history);
     Ok(Json(to_value(obj)).into_response())
 }
 
@@ -341,7 +355,7 @@ async fn update_object(
     let n = locate(&portal, kind, &id, one_param(&params, "idProperty"))
         .ok_or_else(|| ApiError::object_not_found(&id))?;
     let events = portal
-        .update(kind, n, &input.properties, emu.now_ms(), "API")
+        .update(kind, n, &input.properties, emu.now_ms(), &emu.api_source())
         .map_err(|_| ApiError::object_not_found(&id))?;
     drop(portal);
     emu.emit(events);
@@ -357,7 +371,7 @@ async fn archive_object(
     // Archiving a record that is not there succeeds, as in HubSpot.
     let events = match id.parse::<u64>() {
         Ok(n) => portal
-            .archive(kind, n, emu.now_ms(), "API")
+            .archive(kind, n, emu.now_ms(), &emu.api_source())
             .unwrap_or_default(),
         Err(_) => Vec::new(),
     };

@@ -1,21 +1,26 @@
 //! The emulated portal's data: CRM records, associations and owners, and how records render
 //! in HubSpot's `SimplePublicObject` shape.
 //!
-//! Every write stamps `hs_object_id`, `createdate` and `hs_lastmodifieddate` (plus
-//! `lastmodifieddate` on contacts) as ISO-8601 UTC strings, and returns the webhook events
-//! HubSpot would emit for it (`contact.creation`, `contact.propertyChange` per changed
-//! property, `….deletion`). Property values are stored as strings; `null` or `""` clears one.
+//! Every write stamps `hs_object_id`, `createdate` (`hs_createdate` on engagements) and
+//! `hs_lastmodifieddate` (plus `lastmodifieddate` on contacts) as ISO-8601 UTC strings, records
+//! each property it sets in the property's history with its [`WriteSource`] (see
+//! [`super::history`]), and returns the webhook events HubSpot would emit for it
+//! (`contact.creation`, `contact.propertyChange` per changed property, `….deletion`; none for
+//! engagements, which handoff does not subscribe to). Property values are stored as strings;
+//! `null` or `""` clears one.
 
+use super::history::{newest_first, HistoryEntry, WriteSource};
 use crate::objects::ObjectType;
 use crate::time::format_ms;
-use crate::wire::{ApiObject, AssociationList, AssociationRef};
+use crate::wire::{ApiObject, AssociationList, AssociationRef, ValueWithTimestamp};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Properties the portal maintains itself; writes to them are ignored.
-const SYSTEM_PROPERTIES: [&str; 4] = [
+const SYSTEM_PROPERTIES: [&str; 5] = [
     "hs_object_id",
     "createdate",
+    "hs_createdate",
     "hs_lastmodifieddate",
     "lastmodifieddate",
 ];
@@ -27,6 +32,8 @@ pub(crate) struct StoredObject {
     pub props: BTreeMap<String, String>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// Every write of each property, oldest first.
+    pub history: BTreeMap<String, Vec<HistoryEntry>>,
 }
 
 /// A HubSpot user who can own records.
@@ -51,7 +58,7 @@ pub(crate) struct EventDraft {
     pub property_name: Option<String>,
     pub property_value: Option<String>,
     pub change_flag: Option<&'static str>,
-    pub change_source: &'static str,
+    pub change_source: String,
 }
 
 /// Which properties a read returns.
@@ -93,6 +100,15 @@ pub(crate) fn association_type_id(from: ObjectType, to: ObjectType) -> Option<u3
         (Tickets, Deals) => 28,
         (Tickets, Companies) => 339,
         (Companies, Tickets) => 340,
+        // Engagements ↔ contacts (HubSpot's association type table; 194 call→contact also in
+        // the calls API's request examples; the others [unverified], from the same table as
+        // remembered, not re-read this session).
+        (Contacts, Calls) => 193,
+        (Calls, Contacts) => 194,
+        (Contacts, Emails) => 197,
+        (Emails, Contacts) => 198,
+        (Contacts, Meetings) => 199,
+        (Meetings, Contacts) => 200,
         _ => return None,
     })
 }
@@ -155,7 +171,7 @@ impl Portal {
         kind: ObjectType,
         properties: &Map<String, Value>,
         now_ms: i64,
-        source: &'static str,
+        source: &WriteSource,
     ) -> (u64, Vec<EventDraft>) {
         let id = self.next_id();
         let mut props = BTreeMap::new();
@@ -183,16 +199,31 @@ impl Portal {
             }
             _ => {}
         }
+        let history = props
+            .iter()
+            .map(|(name, value)| {
+                let entry = HistoryEntry {
+                    value: value.clone(),
+                    at_ms: now_ms,
+                    source: source.clone(),
+                };
+                (name.clone(), vec![entry])
+            })
+            .collect();
         props.insert("hs_object_id".into(), id.to_string());
-        props.insert("createdate".into(), format_ms(now_ms));
+        props.insert(kind.created_property().into(), format_ms(now_ms));
         let mut obj = StoredObject {
             id,
             props,
             created_ms: now_ms,
             updated_ms: now_ms,
+            history,
         };
         stamp(kind, &mut obj, now_ms);
         self.objects.entry(kind).or_default().insert(id, obj);
+        if kind.is_engagement() {
+            return (id, Vec::new());
+        }
         let event = EventDraft {
             subscription_type: format!("{}.creation", kind.singular()),
             object_id: id,
@@ -200,7 +231,7 @@ impl Portal {
             property_name: None,
             property_value: None,
             change_flag: Some("NEW"),
-            change_source: source,
+            change_source: source.change_source.clone(),
         };
         (id, vec![event])
     }
@@ -213,7 +244,7 @@ impl Portal {
         id: u64,
         properties: &Map<String, Value>,
         now_ms: i64,
-        source: &'static str,
+        source: &WriteSource,
     ) -> Result<Vec<EventDraft>, EmulatorError> {
         let obj = self
             .objects
@@ -233,6 +264,14 @@ impl Portal {
                 Some(v) => obj.props.insert(name.clone(), v.clone()),
                 None => obj.props.remove(name),
             };
+            obj.history
+                .entry(name.clone())
+                .or_default()
+                .push(HistoryEntry {
+                    value: new.clone().unwrap_or_default(),
+                    at_ms: now_ms,
+                    source: source.clone(),
+                });
             events.push(EventDraft {
                 subscription_type: format!("{}.propertyChange", kind.singular()),
                 object_id: id,
@@ -240,11 +279,15 @@ impl Portal {
                 property_name: Some(name.clone()),
                 property_value: Some(new.unwrap_or_default()),
                 change_flag: None,
-                change_source: source,
+                change_source: source.change_source.clone(),
             });
         }
-        if !events.is_empty() {
+        let changed = !events.is_empty();
+        if changed {
             stamp(kind, obj, now_ms);
+        }
+        if kind.is_engagement() {
+            events.clear();
         }
         Ok(events)
     }
@@ -255,7 +298,7 @@ impl Portal {
         kind: ObjectType,
         id: u64,
         now_ms: i64,
-        source: &'static str,
+        source: &WriteSource,
     ) -> Result<Vec<EventDraft>, EmulatorError> {
         self.objects
             .get_mut(&kind)
@@ -279,7 +322,7 @@ impl Portal {
             property_name: None,
             property_value: None,
             change_flag: Some("DELETED"),
-            change_source: source,
+            change_source: source.change_source.clone(),
         }])
     }
 
@@ -348,7 +391,7 @@ impl Portal {
             Selection::Named(names) => {
                 names.iter().for_each(|k| put(k));
                 put("hs_object_id");
-                put("createdate");
+                put(kind.created_property());
                 put(kind.modified_property());
             }
         }
@@ -375,7 +418,23 @@ impl Portal {
             updated_at: Some(format_ms(obj.updated_ms)),
             archived: false,
             associations: assoc,
+            properties_with_history: BTreeMap::new(),
         }
+    }
+
+    /// `propertiesWithHistory` of a record for the named properties: each one's writes,
+    /// newest first; properties never written are left out (HubSpot ignores unknown names).
+    pub fn history(
+        obj: &StoredObject,
+        names: &[String],
+    ) -> BTreeMap<String, Vec<ValueWithTimestamp>> {
+        names
+            .iter()
+            .filter_map(|n| {
+                let entries = obj.history.get(n).filter(|e| !e.is_empty())?;
+                Some((n.clone(), newest_first(entries)))
+            })
+            .collect()
     }
 
     /// Adds an owner (and their team, created on first use); returns the owner id.
@@ -474,7 +533,7 @@ mod tests {
             ObjectType::Contacts,
             &props(json!({"email": "a@x.io", "hs_object_id": "999", "num_employees": 12})),
             1_000,
-            "API",
+            &WriteSource::integration(1),
         );
         assert_eq!(ev[0].subscription_type, "contact.creation");
         let o = p.object(ObjectType::Contacts, id).unwrap();
@@ -489,7 +548,7 @@ mod tests {
                 id,
                 &props(json!({"email": "a@x.io", "firstname": "Ada"})),
                 2_000,
-                "API",
+                &WriteSource::integration(1),
             )
             .unwrap();
         assert_eq!(ev.len(), 1, "unchanged email emits nothing");
@@ -503,7 +562,7 @@ mod tests {
                 id,
                 &props(json!({"firstname": "Ada"})),
                 3_000,
-                "API",
+                &WriteSource::integration(1),
             )
             .unwrap();
         assert!(none.is_empty());
@@ -516,8 +575,8 @@ mod tests {
     #[test]
     fn associations_are_stored_both_ways_and_render_in_v3_shape() {
         let mut p = Portal::default();
-        let (c, _) = p.create(ObjectType::Contacts, &Map::new(), 1, "CRM");
-        let (co, _) = p.create(ObjectType::Companies, &Map::new(), 1, "CRM");
+        let (c, _) = p.create(ObjectType::Contacts, &Map::new(), 1, &WriteSource::seed());
+        let (co, _) = p.create(ObjectType::Companies, &Map::new(), 1, &WriteSource::seed());
         assert_eq!(
             p.associate(ObjectType::Contacts, c, ObjectType::Companies, co),
             Ok(279)

@@ -4,7 +4,9 @@
 //! Serves `GET|POST /api/<method>` for `auth.test`, `users.lookupByEmail`,
 //! `conversations.open`, `chat.postMessage`, `chat.update` and `conversations.history` with
 //! Slack's JSON shapes, `ok:false` error codes, cursor paging and per-method rate limits (429 +
-//! `Retry-After`). Point a [`crate::SlackConfig`] at `<running.base_url()>api/`
+//! `Retry-After`), plus signed interactions to the app: [`SlackEmulator::click`] (a button) and
+//! [`SlackEmulator::select_option`] (a `static_select` choice). Point a [`crate::SlackConfig`]
+//! at `<running.base_url()>api/`
 //! ([`api_base_url`]).
 //!
 //! ```no_run
@@ -79,6 +81,8 @@ pub enum EmulatorError {
     ActionNotFound(String),
     #[error("no workspace member {0}")]
     UnknownUser(String),
+    #[error("the static_select {action_id} has no option with value {value}")]
+    OptionNotFound { action_id: String, value: String },
     #[error("delivering the interaction failed: {0}")]
     Delivery(String),
 }
@@ -172,6 +176,33 @@ impl SlackEmulator {
         action_id: &str,
         user_id: &str,
     ) -> Result<StatusCode, EmulatorError> {
+        self.interact(channel, ts, action_id, user_id, None).await
+    }
+
+    /// Emulates member `user_id` choosing the option whose `value` is `value` in the
+    /// `static_select` `action_id` on message `ts` in `channel`: POSTs the signed
+    /// `block_actions` payload (`actions[0].type = "static_select"`, `selected_option: {text,
+    /// value}`) to the `interactivity_url` and returns the receiver's HTTP status.
+    pub async fn select_option(
+        &self,
+        channel: &str,
+        ts: &str,
+        action_id: &str,
+        value: &str,
+        user_id: &str,
+    ) -> Result<StatusCode, EmulatorError> {
+        self.interact(channel, ts, action_id, user_id, Some(value))
+            .await
+    }
+
+    async fn interact(
+        &self,
+        channel: &str,
+        ts: &str,
+        action_id: &str,
+        user_id: &str,
+        selected: Option<&str>,
+    ) -> Result<StatusCode, EmulatorError> {
         let url = self
             .inner
             .config
@@ -184,7 +215,7 @@ impl SlackEmulator {
                 .member(user_id)
                 .cloned()
                 .ok_or_else(|| EmulatorError::UnknownUser(user_id.to_string()))?;
-            click::block_actions_payload(&mut ws, channel, ts, action_id, &member)?
+            click::block_actions_payload(&mut ws, channel, ts, action_id, &member, selected)?
         };
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("payload", &payload.to_string())

@@ -8,18 +8,25 @@
 //! 3. Account match (domain, then normalised company name): an existing account's owner keeps
 //!    the lead. A contact that already has an owner keeps it.
 //! 4. Otherwise route: with `lead_handoff.rules` configured, by the routing engine
-//!    ([`crate::routing::route`], its state under [`ROUTING_STATE_KEY`] written with the
-//!    decision); a deferral (nobody available) schedules a durable timer instead of a saga and
-//!    the lead is decided again when it fires (see [`super::deferred`]). Without rules, by
-//!    territory and round robin within the team.
+//!    ([`rules_route`]: its state under [`ROUTING_STATE_KEY`] written with the decision, the
+//!    lead of record [`super::lead_state::LeadState`] and the SLA timers of its policy); a
+//!    deferral (nobody available) schedules a durable timer instead of a saga and the lead is
+//!    decided again when it fires (see [`super::deferred`]). Without rules, by territory and
+//!    round robin within the team.
 //! 5. Saga `lead:<record>`: write the owner to the CRM, associate the account, DM the owner
-//!    with the context and the "Claim lead" / "Open in CRM" buttons.
+//!    with the context, the "Claim lead" / "Open in CRM" buttons and the "Reject" menu
+//!    ([`message`]).
+
+pub mod message;
+pub mod rules_route;
+
+pub use rules_route::ROUTING_STATE_KEY;
 
 use super::accounts::{self, AccountRef, MatchedBy};
 use super::routing::{self, Route, RouteRule};
-use super::{count, deferred, field, Env, FlowError, Flows};
+use super::{count, field, Env, FlowError, Flows};
 use crate::outbox::Action;
-use crate::routing::{Decision, Outcome, RouteContext, RoutingState, RuleSet};
+use crate::routing::sla::SlaConfig;
 use crate::state::{AuditEntry, Completion, Saga};
 use handoff_connector::{Change, IdempotencyKey, Record};
 use serde_json::{json, Map, Value};
@@ -34,6 +41,19 @@ pub(super) fn decide(
     env: &Env<'_>,
     change: &Change,
     contact: &Record,
+) -> Result<Completion, FlowError> {
+    decide_received_at(flows, env, change, contact, env.now_ms)
+}
+
+/// [`decide`] for a lead that became sales-ready at `received_ms` (UTC ms), earlier than now:
+/// a lead deferred until its team's opening keeps its arrival time, so speed-to-lead counts
+/// the wait.
+pub(super) fn decide_received_at(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+    contact: &Record,
+    received_ms: i64,
 ) -> Result<Completion, FlowError> {
     let record_key = change.record_key();
     let key = saga_key(&record_key);
@@ -125,80 +145,25 @@ pub(super) fn decide(
         .and_then(|id| owners.by_id(id).cloned());
     let mut state = Vec::new();
     let mut cancel_timers = Vec::new();
+    let mut timers = Vec::new();
     let (owner, words) = match (flows.loaded.rules(), existing_owner) {
         (Some(rules), None) => {
-            let routed = route_by_rules(
-                rules,
-                env,
+            let it = rules_route::LeadRef {
+                record_key: &record_key,
+                contact_id: &contact.id,
                 lead,
-                account_owner.map(|o| o.email),
-                &record_key,
-            )?;
-            state.push(routed.state);
-            let decision = routed.decision;
-            let explain = serde_json::to_value(&decision.explain).unwrap_or(Value::Null);
-            let Some(owner_ref) = decision.owner.clone() else {
-                // Deferred: nobody is available; decide again at the pool's next opening.
-                let until = match &decision.outcome {
-                    Outcome::Deferred { until_utc } => *until_utc,
-                    _ => jiff::Timestamp::from_millisecond(env.now_ms).unwrap_or_default(),
-                };
-                let timer = deferred::timer(&record_key, &contact.id, until, env.now_ms);
-                audit.push(AuditEntry::new(
-                    env.now_ms,
-                    &record_key,
-                    "deferred",
-                    format!(
-                        "deferred until {until} by rule {}: nobody available",
-                        decision.rule
-                    ),
-                    json!({
-                        "until_utc": until.to_string(),
-                        "until_ms": timer.due_ms,
-                        "rule": decision.rule,
-                        "timer": timer.key,
-                        "explain": explain,
-                    }),
-                ));
-                count("lead_handoff", "deferred");
-                return Ok(Completion {
-                    audit,
-                    state,
-                    timers: vec![timer],
-                    ..Completion::default()
-                });
+                received_ms,
             };
-            let owner = owners.by_email(&owner_ref.email).cloned().ok_or_else(|| {
-                FlowError::Config(format!(
-                    "routing rule {} routes to {} but HubSpot has no owner with that email",
-                    decision.rule, owner_ref.email
-                ))
-            })?;
-            let (words, reason) = match &decision.outcome {
-                Outcome::Fallback { reason } => (
-                    format!("rule {} ({reason})", decision.rule),
-                    Some(reason.clone()),
-                ),
-                _ => (format!("rule {}", decision.rule), None),
-            };
-            audit.push(AuditEntry::new(
-                env.now_ms,
-                &record_key,
-                "routed",
-                format!("owner {} ({}) by {words}", owner.name, owner.email),
-                json!({
-                    "owner_id": owner.id,
-                    "owner_email": owner.email,
-                    "rule": decision.rule,
-                    "outcome": decision.outcome,
-                    "reason": reason,
-                    "owner_kind": owner_ref.kind,
-                    "explain": explain,
-                }),
-            ));
-            // A deferral scheduled earlier is moot once the lead has an owner.
-            cancel_timers.push(deferred::timer_key(&record_key));
-            (owner, words)
+            let account_owner = account_owner.map(|o| o.email);
+            match rules_route::decide(flows, rules, env, &owners, it, account_owner, &mut audit)? {
+                rules_route::Branch::Deferred(completion) => return Ok(completion),
+                rules_route::Branch::Routed(r) => {
+                    state.extend(r.state);
+                    timers.extend(r.timers);
+                    cancel_timers.extend(r.cancel_timers);
+                    (r.owner, r.words)
+                }
+            }
         }
         (_, existing_owner) => {
             let route = if let Some(owner) = existing_owner {
@@ -281,7 +246,10 @@ pub(super) fn decide(
         }
     }
     let crm_url = flows.links.record("contacts", &contact.id);
-    let (text, blocks) = owner_message(lead, &record_key, &crm_url, &words, change);
+    let default_sla = SlaConfig::default();
+    let sla = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
+    let why = message::why_now(lead, change, &words);
+    let (text, blocks) = message::owner_message(lead, &record_key, &crm_url, &why, sla);
     steps.push((
         IdempotencyKey::new(format!("{key}:dm")),
         "notify_owner",
@@ -303,48 +271,8 @@ pub(super) fn decide(
         )],
         audit,
         state,
+        timers,
         cancel_timers,
-        ..Completion::default()
-    })
-}
-
-/// The flow-state key of the routing engine's [`RoutingState`].
-pub const ROUTING_STATE_KEY: &str = "routing:state";
-
-/// Day counts older than this many days are pruned from the routing state.
-const KEEP_COUNT_DAYS: i64 = 8;
-
-/// A rules-engine decision and the routing state to write with it.
-struct RulesRoute {
-    decision: Decision,
-    /// `(ROUTING_STATE_KEY, state after the decision's updates)`.
-    state: (String, Value),
-}
-
-/// Routes `lead` with the configured rules at `env.now_ms`.
-fn route_by_rules(
-    rules: &RuleSet,
-    env: &Env<'_>,
-    lead: &Map<String, Value>,
-    account_owner: Option<String>,
-    record_key: &str,
-) -> Result<RulesRoute, FlowError> {
-    let now = jiff::Timestamp::from_millisecond(env.now_ms).map_err(|e| FlowError::BadRecord {
-        record: record_key.to_string(),
-        reason: format!("decision time {} ms is out of range: {e}", env.now_ms),
-    })?;
-    let ctx = RouteContext {
-        account_owner,
-        ..RouteContext::default()
-    };
-    let mut state: RoutingState = env.store.get_json(ROUTING_STATE_KEY)?.unwrap_or_default();
-    let decision = crate::routing::route(rules, &Value::Object(lead.clone()), &ctx, &state, now);
-    state.apply(&decision.updates);
-    state.prune_counts(now, KEEP_COUNT_DAYS);
-    let state = serde_json::to_value(&state).unwrap_or(Value::Null);
-    Ok(RulesRoute {
-        decision,
-        state: (ROUTING_STATE_KEY.to_string(), state),
     })
 }
 
@@ -390,55 +318,4 @@ fn reason_label(reason: &str) -> &'static str {
         r if r.starts_with("invalid_") => "invalid_field",
         _ => "other",
     }
-}
-
-/// The DM to the owner: who, from where, why now, and the two buttons.
-fn owner_message(
-    lead: &Map<String, Value>,
-    record_key: &str,
-    crm_url: &str,
-    route_words: &str,
-    change: &Change,
-) -> (String, Value) {
-    let name = [field(lead, "first_name"), field(lead, "last_name")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let company = field(lead, "company").unwrap_or("unknown company");
-    let text = format!(
-        "New lead for you: {} at {} — claim it so nobody else calls.",
-        if name.is_empty() { "(no name)" } else { &name },
-        company
-    );
-    let facts = [
-        ("Email", field(lead, "email")),
-        ("Phone", field(lead, "phone")),
-        ("Country", field(lead, "country")),
-        ("Stage", field(lead, "lifecycle_stage")),
-    ];
-    let fields: Vec<Value> = facts
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| json!({"type": "mrkdwn", "text": format!("*{k}*\n{v}")})))
-        .collect();
-    let why = format!(
-        "Why now: became sales-ready ({}) via {}. Routed by {}.",
-        field(lead, "lifecycle_stage").unwrap_or("?"),
-        match change.origin {
-            handoff_connector::ChangeOrigin::Webhook => "HubSpot webhook",
-            handoff_connector::ChangeOrigin::Poll => "HubSpot change feed",
-            handoff_connector::ChangeOrigin::Replay => "an admin replay",
-        },
-        route_words
-    );
-    let blocks = json!([
-        {"type": "section", "text": {"type": "mrkdwn", "text": format!("*New lead:* {} at *{}*", if name.is_empty() { "(no name)" } else { &name }, company)}},
-        {"type": "section", "fields": fields},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": why}]},
-        {"type": "actions", "block_id": "lead_actions", "elements": [
-            {"type": "button", "action_id": "claim_lead", "style": "primary", "text": {"type": "plain_text", "text": "Claim lead"}, "value": record_key},
-            {"type": "button", "action_id": "open_in_crm", "text": {"type": "plain_text", "text": "Open in CRM"}, "url": crm_url}
-        ]}
-    ]);
-    (text, blocks)
 }

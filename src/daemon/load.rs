@@ -1,0 +1,303 @@
+//! The routing-input refresher: reads from the CRM what the routing engine needs besides the
+//! lead, every `lead_handoff.routing_inputs.refresh_s` on the daemon's clock, and keeps it in
+//! flow state for the lead flow.
+//!
+//! - `routing:load` ([`LOAD_KEY`]): a [`LoadSnapshot`] `{"as_of": "<RFC 3339 UTC>",
+//!   "open_leads": {"rep@x": N}}` for every rep of a least-loaded pool
+//!   ([`LoadSnapshot::reps_needed`]): one CRM search per rep,
+//!   `POST /crm/v3/objects/contacts/search` with `hubspot_owner_id EQ <owner id>` and
+//!   `hs_lead_status IN <open statuses>`, `limit: 1`, reading `total` (`vendor-specs/NOTES.md`
+//!   §1.3). `as_of` is when the last read finished; the engine reports the snapshot's age in
+//!   `explain`.
+//! - `routing:out_of_office` ([`OUT_OF_OFFICE_KEY`]): `{"reps": [...], "taken_ms": N}`, the
+//!   reps of the rule set whose configured CRM field says "away" (see
+//!   `config/routing_inputs.rs` for the field), when one is configured.
+//!
+//! Searches are paced by the client (HubSpot's search budget is per token and shared with the
+//! change-feed poller, so the daemon's own client for this runs at `searches_per_second`). A
+//! failed read (429 after the client's retries, 5xx, timeout) writes nothing: the previous
+//! value stays, its age shows the staleness, and a warning is logged. Counted in
+//! `handoff_routing_input_refreshes_total{input="load"|"out_of_office", outcome="ok"|"failed"}`.
+
+use crate::clock::Clock;
+use crate::config::routing_inputs::{OutOfOfficeField, RoutingInputsConfig};
+use crate::config::Loaded;
+use crate::flows::owners::OwnerDirectory;
+use crate::routing::{LoadSnapshot, RuleSet};
+use crate::state::{StateError, Store};
+use futures::future::BoxFuture;
+use handoff_connector::ConnectorError;
+use handoff_hubspot::search::{Filter, FilterGroup, Operator, SearchPage, SearchRequest};
+use handoff_hubspot::HubSpotClient;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Flow-state key of the load snapshot ([`LoadSnapshot`] JSON).
+pub const LOAD_KEY: &str = "routing:load";
+/// Flow-state key of the reps away now ([`OutOfOfficeSnapshot`] JSON).
+pub const OUT_OF_OFFICE_KEY: &str = "routing:out_of_office";
+/// Search results read per page of the out-of-office search (HubSpot's maximum).
+const PAGE: u32 = 200;
+/// HubSpot refuses to page a search past 10,000 results.
+const MAX_RESULTS: usize = 10_000;
+
+/// Reps marked away by the CRM field, as stored under [`OUT_OF_OFFICE_KEY`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfOfficeSnapshot {
+    /// Lowercase rep emails, sorted.
+    pub reps: Vec<String>,
+    /// When the field was read, UTC epoch ms (daemon clock).
+    pub taken_ms: i64,
+}
+
+/// CRM search, as the refresher needs it (HubSpot `POST /crm/v3/objects/{type}/search`).
+pub trait CrmSearch: Send + Sync {
+    /// One page of a search.
+    fn search<'a>(
+        &'a self,
+        object_type: &'a str,
+        request: &'a SearchRequest,
+    ) -> BoxFuture<'a, Result<SearchPage, ConnectorError>>;
+}
+
+impl CrmSearch for HubSpotClient {
+    fn search<'a>(
+        &'a self,
+        object_type: &'a str,
+        request: &'a SearchRequest,
+    ) -> BoxFuture<'a, Result<SearchPage, ConnectorError>> {
+        Box::pin(HubSpotClient::search(self, object_type, request))
+    }
+}
+
+/// Why one refresh wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Vendor(#[from] ConnectorError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The background task that keeps `routing:load` and `routing:out_of_office` fresh.
+pub struct Refresher {
+    pub store: Store,
+    pub crm: Arc<dyn CrmSearch>,
+    /// The rule set whose reps are read.
+    pub rules: Arc<RuleSet>,
+    pub owners: Arc<RwLock<OwnerDirectory>>,
+    pub config: RoutingInputsConfig,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Refresher {
+    /// Whether the config asks for any input: routing rules with a least-loaded pool, or an
+    /// out-of-office field.
+    /// An invalid `routing_inputs` section (zero refresh, empty lists) is logged and reads
+    /// nothing.
+    pub fn wanted(loaded: &Loaded) -> bool {
+        if let Err(e) =
+            crate::config::routing_inputs::check(&loaded.config.lead_handoff.routing_inputs)
+        {
+            tracing::error!(error = %e, "lead_handoff.routing_inputs is invalid; load and out-of-office are not read");
+            return false;
+        }
+        loaded.rules().is_some_and(|r| {
+            !LoadSnapshot::reps_needed(r).is_empty()
+                || loaded
+                    .config
+                    .lead_handoff
+                    .routing_inputs
+                    .out_of_office
+                    .is_some()
+        })
+    }
+
+    /// Refreshes every input now, then every `refresh_s` on the clock, until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let every_ms = (self.config.refresh_s.max(1) * 1000) as i64;
+        loop {
+            tokio::select! {
+                _ = self.refresh_all() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let next = self.clock.now_ms().saturating_add(every_ms);
+            tokio::select! {
+                _ = self.clock.sleep_until_ms(next) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// One round: the load snapshot, then out of office; each failure is logged and counted.
+    pub async fn refresh_all(&self) {
+        for (input, result) in [
+            ("load", self.refresh_load().await.map(|_| ())),
+            (
+                "out_of_office",
+                self.refresh_out_of_office().await.map(|_| ()),
+            ),
+        ] {
+            let outcome = match &result {
+                Ok(()) => "ok",
+                Err(e) => {
+                    tracing::warn!(input, error = %e, "routing input refresh failed; keeping the previous value");
+                    "failed"
+                }
+            };
+            metrics::counter!("handoff_routing_input_refreshes_total", "input" => input, "outcome" => outcome)
+                .increment(1);
+        }
+    }
+
+    /// Counts open leads per least-loaded rep and stores the snapshot; `None` (nothing
+    /// written) when no pool distributes by load. A rep without a CRM owner counts 0 (they cannot own leads).
+    pub async fn refresh_load(&self) -> Result<Option<LoadSnapshot>, RefreshError> {
+        let reps = LoadSnapshot::reps_needed(&self.rules);
+        if reps.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<(String, Option<String>)> = {
+            let dir = self.owners.read().unwrap_or_else(|p| p.into_inner());
+            reps.iter()
+                .map(|r| (r.clone(), dir.by_email(r).map(|o| o.id.clone())))
+                .collect()
+        };
+        let statuses: Vec<serde_json::Value> = self
+            .config
+            .open_statuses
+            .iter()
+            .map(|s| serde_json::Value::String(s.clone()))
+            .collect();
+        let mut open_leads = BTreeMap::new();
+        for (rep, id) in ids {
+            let Some(id) = id else {
+                tracing::debug!(rep = %rep, "least-loaded rep is no CRM owner; counting 0");
+                open_leads.insert(rep, 0);
+                continue;
+            };
+            let mut status = Filter::new("hs_lead_status", Operator::In, "");
+            status.value = None;
+            status.values = Some(statuses.clone());
+            let request = SearchRequest {
+                filter_groups: vec![FilterGroup {
+                    filters: vec![Filter::new("hubspot_owner_id", Operator::Eq, id), status],
+                }],
+                properties: vec!["hs_object_id".into()],
+                limit: Some(1),
+                ..Default::default()
+            };
+            let page = self.crm.search("contacts", &request).await?;
+            open_leads.insert(rep, u32::try_from(page.total).unwrap_or(u32::MAX));
+        }
+        let as_of = jiff::Timestamp::from_millisecond(self.clock.now_ms())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let snapshot = LoadSnapshot { as_of, open_leads };
+        self.store.put_json(LOAD_KEY, &snapshot)?;
+        Ok(Some(snapshot))
+    }
+
+    /// Reads who is away from the configured CRM field and stores them; `None` when no field
+    /// is configured. Only reps of the rule set are kept.
+    pub async fn refresh_out_of_office(&self) -> Result<Option<OutOfOfficeSnapshot>, RefreshError> {
+        let Some(field) = &self.config.out_of_office else {
+            return Ok(None);
+        };
+        let reps: BTreeSet<String> = self
+            .rules
+            .teams()
+            .iter()
+            .flat_map(|t| t.members.iter().map(|m| m.email.to_lowercase()))
+            .collect();
+        let away = self.away_emails(field).await?;
+        let snapshot = OutOfOfficeSnapshot {
+            reps: away.intersection(&reps).cloned().collect(),
+            taken_ms: self.clock.now_ms(),
+        };
+        self.store.put_json(OUT_OF_OFFICE_KEY, &snapshot)?;
+        Ok(Some(snapshot))
+    }
+
+    /// Emails (lowercase) on records of `field.object` whose `field.property` is an away value.
+    async fn away_emails(
+        &self,
+        field: &OutOfOfficeField,
+    ) -> Result<BTreeSet<String>, ConnectorError> {
+        let mut filter = Filter::new(&field.property, Operator::In, "");
+        filter.value = None;
+        let mut values: Vec<serde_json::Value> = Vec::new();
+        for v in &field.away_values {
+            // HubSpot compares enumeration values exactly; offer the usual spellings.
+            for s in [v.clone(), v.to_lowercase(), v.to_uppercase()] {
+                if !values.iter().any(|x| x.as_str() == Some(&s)) {
+                    values.push(serde_json::Value::String(s));
+                }
+            }
+        }
+        filter.values = Some(values);
+        let mut request = SearchRequest {
+            filter_groups: vec![FilterGroup {
+                filters: vec![filter],
+            }],
+            properties: vec![field.email_property.clone(), field.property.clone()],
+            limit: Some(PAGE),
+            ..Default::default()
+        };
+        let mut emails = BTreeSet::new();
+        let mut read = 0;
+        loop {
+            let page = self.crm.search(&field.object, &request).await?;
+            read += page.results.len();
+            for r in &page.results {
+                if let Some(e) = r
+                    .properties
+                    .get(&field.email_property)
+                    .and_then(|v| v.as_str())
+                {
+                    emails.insert(e.trim().to_lowercase());
+                }
+            }
+            match page.next_after {
+                Some(after) if read < MAX_RESULTS && !page.results.is_empty() => {
+                    request.after = Some(after)
+                }
+                _ => return Ok(emails),
+            }
+        }
+    }
+}
+
+/// The refresher's own HubSpot client, from the config's `hubspot` section, paced at
+/// `routing_inputs.searches_per_second`; `None` (with a warning) when the token does not
+/// resolve.
+pub fn client_from_config(loaded: &Loaded) -> Option<Arc<dyn CrmSearch>> {
+    let c = &loaded.config;
+    let token = match c.hubspot.token.resolve(&loaded.path, "hubspot.token") {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "routing inputs: no HubSpot token; load and out-of-office are not read");
+            return None;
+        }
+    };
+    let mut hs = handoff_hubspot::HubSpotConfig::new(
+        c.hubspot.base_url.clone(),
+        token,
+        secrecy::SecretString::from(String::new()),
+    );
+    hs.search_requests_per_second = c.lead_handoff.routing_inputs.searches_per_second.max(1);
+    hs.timeout_ms = Duration::from_secs(30).as_millis() as u64;
+    match HubSpotClient::new(&hs) {
+        Ok(client) => Some(Arc::new(client)),
+        Err(e) => {
+            tracing::warn!(error = %e, "routing inputs: cannot build a HubSpot client");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

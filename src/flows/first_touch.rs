@@ -1,0 +1,156 @@
+//! First touch: the moment a handed-off lead stops waiting (speed-to-lead ends, the SLA stops).
+//!
+//! A first touch is a Claim click in Slack (`by: "claim"`, see [`super::claim`]) or, in the
+//! CRM change feed (see [`super::contact_change`]):
+//! - `activity`: the contact's `notes_last_contacted` (HubSpot's calculated "Last contacted",
+//!   set when a call, email or meeting is logged on it) is later than the current owner's
+//!   `assigned_ms`; the touch time is that value;
+//! - `status`: `hs_lead_status` is one of the rule set's `sla.first_touch_statuses` (default
+//!   `ATTEMPTED_TO_CONTACT`, `CONNECTED`, `IN_PROGRESS`), counted only once handoff's own
+//!   owner write of the current assignment is done (before it, the CRM still shows the status
+//!   the contact had before the handoff); the touch time is the decision time.
+//!
+//! handoff's own `hs_lead_status = NEW` on assignment is not a first-touch status, and its
+//! `IN_PROGRESS` after a claim finds the lead already `Touched`: neither counts twice.
+//!
+//! [`touch`] marks the [`LeadState`] `Touched`, cancels the pending SLA timers of the current
+//! assignment, audits `first_touch` (with `met` and the business time elapsed in the team's
+//! hours) and counts `handoff_first_touch_total{by, met}`.
+
+use super::lead_state::{LeadState, LeadStatus};
+use super::{sla, Env, FlowError, Flows};
+use crate::routing::sla::{business_ms_between, SlaConfig};
+use crate::state::{AuditEntry, Completion, StepStatus};
+use handoff_connector::Record;
+use serde_json::json;
+
+/// The completion of a first touch of the open lead `state` by `by` (`claim`, `activity`,
+/// `status`) at `touched_ms` (UTC ms), decided at `env.now_ms`.
+pub(crate) fn touch(
+    flows: &Flows,
+    env: &Env<'_>,
+    state: LeadState,
+    by: &'static str,
+    touched_ms: i64,
+) -> Completion {
+    let calendar = flows.loaded.rules().and_then(|r| {
+        r.team_of(&state.owner_email)
+            .or_else(|| {
+                r.teams()
+                    .iter()
+                    .find(|t| Some(&t.name) == state.team.as_ref())
+            })
+            .map(|t| &t.calendar)
+    });
+    let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or_default();
+    let business_elapsed_ms =
+        calendar.map(|c| business_ms_between(c, ts(state.received_ms), ts(touched_ms)));
+    let met = state.sla_due_ms.is_none_or(|due| touched_ms <= due);
+    let elapsed_ms = touched_ms - state.received_ms;
+    metrics::counter!("handoff_first_touch_total", "by" => by, "met" => if met { "true" } else { "false" })
+        .increment(1);
+    super::count("first_touch", by);
+    let audit = AuditEntry::new(
+        env.now_ms,
+        &state.record_key,
+        "first_touch",
+        format!(
+            "first touch by {by} after {}s{}",
+            elapsed_ms / 1000,
+            match (state.sla_due_ms, met) {
+                (None, _) => String::new(),
+                (Some(_), true) => " (SLA met)".into(),
+                (Some(_), false) => " (SLA missed)".into(),
+            }
+        ),
+        json!({
+            "owner_email": state.owner_email,
+            "team": state.team,
+            "by": by,
+            "received_ms": state.received_ms,
+            "touched_ms": touched_ms,
+            "elapsed_ms": elapsed_ms,
+            "business_elapsed_ms": business_elapsed_ms,
+            "policy": state.policy,
+            "sla_due_ms": state.sla_due_ms,
+            "met": met,
+        }),
+    );
+    let cancel_timers = sla::timer_keys(&state.record_key, state.assignments);
+    let state = LeadState {
+        status: LeadStatus::Touched {
+            at_ms: touched_ms,
+            by: by.to_string(),
+        },
+        ..state
+    };
+    Completion {
+        audit: vec![audit],
+        state: vec![state.entry()],
+        cancel_timers,
+        ..Completion::default()
+    }
+}
+
+/// `notes_last_contacted` as UTC ms: HubSpot datetime properties come as ISO 8601 strings
+/// (`2026-11-24T15:00:00.000Z`) or epoch ms.
+pub(crate) fn parse_time_ms(value: &str) -> Option<i64> {
+    let v = value.trim();
+    v.parse::<i64>().ok().or_else(|| {
+        v.parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| t.as_millisecond())
+    })
+}
+
+/// Whether the contact change shows a first touch of the open lead `state`; the completion
+/// when it does, an empty one when not.
+pub(crate) fn from_crm(
+    flows: &Flows,
+    env: &Env<'_>,
+    state: LeadState,
+    contact: &Record,
+) -> Result<Completion, FlowError> {
+    if !state.is_open() {
+        return Ok(Completion::default());
+    }
+    if let Some(at) = contact
+        .prop("notes_last_contacted")
+        .and_then(|v| parse_time_ms(&v))
+        .filter(|at| *at > state.assigned_ms)
+    {
+        return Ok(touch(flows, env, state, "activity", at));
+    }
+    let default_sla = SlaConfig::default();
+    let sla_cfg = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
+    let status = contact.prop("hs_lead_status").unwrap_or_default();
+    if sla_cfg.is_first_touch_status(&status) && owner_write_done(env, &state)? {
+        return Ok(touch(flows, env, state, "status", env.now_ms));
+    }
+    Ok(Completion::default())
+}
+
+/// Whether handoff's owner write of the current assignment has been applied in the CRM.
+fn owner_write_done(env: &Env<'_>, state: &LeadState) -> Result<bool, FlowError> {
+    let key = sla::assignment_saga_key(&state.record_key, state.assignments);
+    Ok(env.store.saga(&key)?.is_some_and(|s| {
+        s.steps
+            .iter()
+            .any(|st| st.name == "assign_owner" && st.status == StepStatus::Done)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_contacted_parses_as_iso_or_ms() {
+        assert_eq!(parse_time_ms("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_time_ms("2023-11-14T22:13:20.000Z"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(parse_time_ms("yesterday"), None);
+    }
+}

@@ -1,0 +1,136 @@
+//! "Reject": sales turns a lead down from the Slack DM's `reject_lead` menu with a reason code
+//! (not a fit, duplicate, student/competitor, no contact info — the rule set's
+//! `sla.reject_reasons`).
+//!
+//! The menu's option values are `<reason_code>|<record_key>` ([`super::lead::message`]); the
+//! server carries the selected option's value as the interaction record's `value`. One saga
+//! `reject:<record_key>` (first reject wins):
+//! 1. CRM: `hs_lead_status` = `UNQUALIFIED` (a default HubSpot lead status option) and
+//!    `handoff_rejection_reason` = the code (handoff's own contact property);
+//! 2. `chat.update` of the DM: who rejected it and why (the controls are gone).
+//!
+//! In the same commit: the [`LeadState`] becomes `Rejected` and its pending SLA timers are
+//! cancelled; audit `rejected` and `recycled` (by `reject`); counters
+//! `handoff_leads_rejected_total{reason}` and `handoff_leads_recycled_total{reason}` (reason
+//! codes come from the config, so the labels are bounded). An unknown reason code or a value
+//! of another shape is a bad record (dead letter): the menu handoff sent cannot produce it.
+
+use super::claim::{self, OBJECT_TYPE};
+use super::lead::message::REJECT_ACTION;
+use super::lead_state::{self, LeadState, LeadStatus};
+use super::{count, sla, Env, FlowError, Flows};
+use crate::routing::sla::SlaConfig;
+use crate::state::{AuditEntry, Completion, Saga};
+use handoff_connector::Record;
+use serde_json::{json, Map};
+
+/// The `action_id` of the reject menu.
+pub const ACTION_ID: &str = REJECT_ACTION;
+
+/// The `hs_lead_status` a rejected lead gets.
+pub const REJECTED_STATUS: &str = "UNQUALIFIED";
+
+/// The saga key of a lead's rejection: `reject:<record_key>`.
+pub fn saga_key(record_key: &str) -> String {
+    format!("reject:{record_key}")
+}
+
+/// Decides a `reject_lead` selection (record props as for [`super::claim`], `value` =
+/// `<reason_code>|<record_key>`).
+pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Completion, FlowError> {
+    let bad = |reason: String| FlowError::BadRecord {
+        record: format!("slack:{OBJECT_TYPE}:{}", pick.id),
+        reason,
+    };
+    let value = pick.prop("value").unwrap_or_default();
+    let (code, lead_key) = value.split_once('|').ok_or_else(|| {
+        bad(format!(
+            "reject menu value `{value}` is not `<reason>|<record key>`"
+        ))
+    })?;
+    let contact_id = lead_key
+        .strip_prefix("hubspot:contacts:")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            bad(format!(
+                "reject menu carries `{lead_key}`, not a HubSpot contact key"
+            ))
+        })?;
+    let default_sla = SlaConfig::default();
+    let sla_cfg = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
+    let label = sla_cfg.reject_reasons.get(code).ok_or_else(|| {
+        bad(format!(
+            "unknown reject reason `{code}` (configured: {})",
+            sla_cfg
+                .reject_reasons
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let key = saga_key(lead_key);
+    if env.store.saga(&key)?.is_some() {
+        return Ok(Completion::default());
+    }
+    let user = pick.prop("user_id").unwrap_or_default();
+    let when = claim::click_time(env.now_ms);
+    let mut props = Map::new();
+    props.insert("hs_lead_status".into(), json!(REJECTED_STATUS));
+    props.insert("handoff_rejection_reason".into(), json!(code));
+    let steps = claim::answer_steps(
+        &key,
+        "disposition",
+        contact_id,
+        props,
+        pick,
+        format!("Lead rejected by <@{user}> at {when}: {label}."),
+        format!(
+            ":no_entry_sign: Rejected by <@{user}> at {when}: *{label}*. Sent back to nurture."
+        ),
+    );
+    let state = lead_state::load(env.store, lead_key)?;
+    let (owner_email, team) = state.as_ref().map_or((None, None), |s| {
+        (Some(s.owner_email.clone()), s.team.clone())
+    });
+    let audit = vec![
+        AuditEntry::new(
+            env.now_ms,
+            lead_key,
+            "rejected",
+            format!("rejected in Slack by {user}: {label}"),
+            json!({"reason": code, "owner_email": owner_email, "team": team, "slack_user": user}),
+        ),
+        AuditEntry::new(
+            env.now_ms,
+            lead_key,
+            "recycled",
+            format!("back to nurture: rejected ({code})"),
+            json!({"reason": code, "by": "reject", "owner_email": owner_email, "team": team}),
+        ),
+    ];
+    metrics::counter!("handoff_leads_rejected_total", "reason" => code.to_string()).increment(1);
+    metrics::counter!("handoff_leads_recycled_total", "reason" => code.to_string()).increment(1);
+    count("reject", "rejected");
+    let (state_entries, cancel_timers) = match state {
+        Some(s) => {
+            let cancel = sla::timer_keys(&s.record_key, s.assignments);
+            let s = LeadState {
+                status: LeadStatus::Rejected {
+                    at_ms: env.now_ms,
+                    reason: code.to_string(),
+                },
+                ..s
+            };
+            (vec![s.entry()], cancel)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Completion {
+        sagas: vec![Saga::new(key, "reject", lead_key, steps, env.now_ms)],
+        audit,
+        state: state_entries,
+        cancel_timers,
+        ..Completion::default()
+    })
+}

@@ -1,0 +1,375 @@
+//! The simulated sales reps: they read their lead DMs in Slack and act in simulated time.
+//!
+//! For each (lead, rep) pair the rep decides once, by a hash of the two (so a reminder or a
+//! re-sent DM does not change their mind): 55% claim from Slack within 1–4 simulated minutes,
+//! 10% log a call on the contact through HubSpot's API (`POST /crm/v3/objects/calls`
+//! associated with the contact, HubSpot default association type 194 call → contact; HubSpot
+//! then moves the contact's `notes_last_contacted`), 10% set `hs_lead_status` to
+//! `ATTEMPTED_TO_CONTACT` in the CRM, 5% reject from Slack (the `reject_lead` select, value
+//! `not_a_fit|<record key>`), and 20% ignore the DM (the SLA steps follow). A step the daemon
+//! or an emulator does not support yet fails quietly and is counted as failed.
+
+use super::seed::World;
+use crate::clock::{Clock, SimClock};
+use handoff_slack::SlackEmulator;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What the simulated reps did.
+#[derive(Debug, Default)]
+pub struct RepCounts {
+    pub claims_clicked: AtomicU64,
+    pub calls_logged: AtomicU64,
+    pub statuses_set: AtomicU64,
+    pub rejects_sent: AtomicU64,
+    pub ignored: AtomicU64,
+    /// Owner changes made by a marketing workflow (the ownership rule reverts them).
+    pub workflow_owner_changes: AtomicU64,
+    /// Actions an emulator or the daemon refused (a feature not there yet, or a failure).
+    pub failed: AtomicU64,
+}
+
+impl RepCounts {
+    /// The counts by name, for the summary and the progress view.
+    pub fn totals(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        [
+            ("claims", &self.claims_clicked),
+            ("calls", &self.calls_logged),
+            ("status changes", &self.statuses_set),
+            ("rejects", &self.rejects_sent),
+            ("ignored", &self.ignored),
+            ("workflow_owner_changes", &self.workflow_owner_changes),
+            ("failed", &self.failed),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.load(Relaxed)))
+        .collect()
+    }
+}
+
+/// A rep's choice for one lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Claim,
+    LogCall,
+    SetStatus,
+    Reject,
+    Ignore,
+}
+
+/// The choice and its delay (simulated ms) for `record_key` DMed to `rep`.
+pub fn choose(record_key: &str, rep: &str) -> (Choice, i64) {
+    let h = format!("{record_key}|{rep}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+    let minutes = |lo: u64, hi: u64| ((lo * 60_000) + (h >> 8) % ((hi - lo) * 60_000)) as i64;
+    match h % 20 {
+        0..=10 => (Choice::Claim, minutes(1, 4)),
+        11..=12 => (Choice::LogCall, minutes(2, 6)),
+        13..=14 => (Choice::SetStatus, minutes(1, 5)),
+        15 => (Choice::Reject, 120_000),
+        _ => (Choice::Ignore, 0),
+    }
+}
+
+/// The id of the sandbox's misbehaving marketing workflow ("Assign MQLs to owner").
+const WORKFLOW_ID: u64 = 4_242;
+
+/// For one lead in 40 (by a hash of its key), the owner id a marketing workflow assigns it
+/// to behind handoff's back; `None` for the others.
+fn workflow_meddles(record_key: &str, world: &World) -> Option<String> {
+    let h = record_key.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    });
+    if h % 40 != 0 {
+        return None;
+    }
+    let mut ids: Vec<&String> = world.owner_ids.values().collect();
+    ids.sort();
+    ids.get((h / 40) as usize % ids.len().max(1))
+        .map(|s| s.to_string())
+}
+
+/// How the reps reach the vendors.
+#[derive(Clone)]
+pub struct RepEnv {
+    pub slack: SlackEmulator,
+    pub hubspot: handoff_hubspot::HubSpotEmulator,
+    /// HubSpot API root and token (the reps log calls through the API).
+    pub hubspot_url: url::Url,
+    pub hubspot_token: String,
+    /// The daemon's Slack interactivity endpoint and the signing secret (for rejects).
+    pub interactivity_url: url::Url,
+    pub slack_signing_secret: secrecy::SecretString,
+    pub world: Arc<World>,
+    pub clock: SimClock,
+    pub http: reqwest::Client,
+    pub counts: Arc<RepCounts>,
+}
+
+/// A lead DM: where it is, to whom, about which record.
+struct Dm {
+    channel: String,
+    ts: String,
+    record_key: String,
+}
+
+fn lead_dm(m: &Value) -> Option<Dm> {
+    let button = m["blocks"].as_array()?.iter().find_map(|b| {
+        b["elements"]
+            .as_array()?
+            .iter()
+            .find(|e| e["action_id"] == "claim_lead")
+            .cloned()
+    })?;
+    Some(Dm {
+        channel: m["channel"].as_str()?.to_string(),
+        ts: m["ts"].as_str()?.to_string(),
+        record_key: button["value"].as_str()?.to_string(),
+    })
+}
+
+/// The reps' memory: which DMs they have read and which leads they have decided on.
+pub struct Reps {
+    env: RepEnv,
+    reps: Vec<String>,
+    tasks: TaskTracker,
+    channel_of: HashMap<String, String>,
+    decided: HashSet<(String, String)>,
+    seen: HashSet<String>,
+}
+
+impl Reps {
+    /// Reps (emails) acting through `env`.
+    pub fn new(env: RepEnv, reps: Vec<String>) -> Reps {
+        Reps {
+            env,
+            reps,
+            tasks: TaskTracker::new(),
+            channel_of: HashMap::new(),
+            decided: HashSet::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Reads new lead DMs and schedules each rep's action on the clock. The wait for an
+    /// action is registered on the clock before this returns, so a jump never passes it.
+    pub fn scan(&mut self, stop: &CancellationToken) {
+        for m in self.env.slack.messages() {
+            let Some(dm) = lead_dm(&m) else { continue };
+            if !self.seen.insert(format!("{}:{}", dm.channel, dm.ts)) {
+                continue;
+            }
+            if !self.channel_of.contains_key(&dm.channel) {
+                for rep in &self.reps {
+                    if let Some(c) = self.env.slack.dm_messages_for(rep).first() {
+                        if let Some(c) = c["channel"].as_str() {
+                            self.channel_of.insert(c.to_string(), rep.clone());
+                        }
+                    }
+                }
+            }
+            let Some(rep) = self.channel_of.get(&dm.channel).cloned() else {
+                continue;
+            };
+            if !self.decided.insert((dm.record_key.clone(), rep.clone())) {
+                continue;
+            }
+            if let Some(to) = workflow_meddles(&dm.record_key, &self.env.world) {
+                // A marketing workflow re-assigns this MQL half a simulated minute after the
+                // DM: not the system of record at MQL, so handoff writes its owner back.
+                let env = self.env.clone();
+                let stop = stop.clone();
+                let contact_id = dm.record_key.rsplit(':').next().unwrap_or_default();
+                let contact_id = contact_id.to_string();
+                let wait = env.clock.sleep_until_ms(env.clock.now_ms() + 30_000);
+                self.tasks.spawn(async move {
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = stop.cancelled() => return,
+                    }
+                    let mut p = serde_json::Map::new();
+                    p.insert("hubspot_owner_id".into(), json!(to));
+                    let counter = match env.hubspot.update_as_workflow(
+                        "contacts",
+                        &contact_id,
+                        p,
+                        WORKFLOW_ID,
+                    ) {
+                        Ok(()) => &env.counts.workflow_owner_changes,
+                        Err(_) => &env.counts.failed,
+                    };
+                    counter.fetch_add(1, Relaxed);
+                });
+            }
+            let (choice, delay) = choose(&dm.record_key, &rep);
+            if choice == Choice::Ignore {
+                self.env.counts.ignored.fetch_add(1, Relaxed);
+                continue;
+            }
+            let env = self.env.clone();
+            let stop = stop.clone();
+            let wait = env.clock.sleep_until_ms(env.clock.now_ms() + delay);
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = wait => {}
+                    _ = stop.cancelled() => return,
+                }
+                let ok = act(&env, choice, &rep, &dm).await;
+                let counter = match (ok, choice) {
+                    (false, _) => &env.counts.failed,
+                    (true, Choice::Claim) => &env.counts.claims_clicked,
+                    (true, Choice::LogCall) => &env.counts.calls_logged,
+                    (true, Choice::SetStatus) => &env.counts.statuses_set,
+                    (true, _) => &env.counts.rejects_sent,
+                };
+                counter.fetch_add(1, Relaxed);
+            });
+        }
+    }
+
+    /// Waits for the actions in flight (they end early once `stop` is cancelled).
+    pub async fn finish(self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+async fn act(env: &RepEnv, choice: Choice, rep: &str, dm: &Dm) -> bool {
+    let Some(user) = env.world.slack_users.get(rep) else {
+        return false;
+    };
+    let contact_id = dm.record_key.rsplit(':').next().unwrap_or_default();
+    match choice {
+        Choice::Claim => env
+            .slack
+            .click(&dm.channel, &dm.ts, "claim_lead", user)
+            .await
+            .is_ok_and(|s| s.is_success()),
+        Choice::SetStatus => {
+            let mut p = serde_json::Map::new();
+            p.insert("hs_lead_status".into(), json!("ATTEMPTED_TO_CONTACT"));
+            env.hubspot.update_object("contacts", contact_id, p).is_ok()
+        }
+        Choice::LogCall => log_call(env, contact_id).await,
+        Choice::Reject => reject(env, user, rep, dm).await,
+        Choice::Ignore => true,
+    }
+}
+
+async fn log_call(env: &RepEnv, contact_id: &str) -> bool {
+    let at = jiff::Timestamp::from_millisecond(env.clock.now_ms())
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let props = json!({
+        "hs_timestamp": at,
+        "hs_call_title": "Intro call",
+        "hs_call_body": "Discussed needs; follow-up booked.",
+        "hs_call_direction": "OUTBOUND",
+        "hs_call_status": "COMPLETED",
+    });
+    let body = json!({
+        "properties": props,
+        "associations": [{
+            "to": {"id": contact_id},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]
+        }]
+    });
+    let Ok(url) = env.hubspot_url.join("crm/v3/objects/calls") else {
+        return false;
+    };
+    match env
+        .http
+        .post(url)
+        .bearer_auth(&env.hubspot_token)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => true,
+        Ok(r) => {
+            tracing::debug!(status = %r.status(), "sandbox rep could not log a call");
+            false
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "sandbox rep could not log a call");
+            false
+        }
+    }
+}
+
+/// Posts a signed `block_actions` payload choosing "not a fit" in the DM's `reject_lead`
+/// select, as Slack would.
+async fn reject(env: &RepEnv, user: &str, rep: &str, dm: &Dm) -> bool {
+    let now_s = handoff_connector::now_ms() / 1000;
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": rep.split('@').next().unwrap_or(rep)},
+        "container": {"type": "message", "message_ts": dm.ts, "channel_id": dm.channel},
+        "channel": {"id": dm.channel},
+        "message": {"ts": dm.ts},
+        "actions": [{
+            "type": "static_select",
+            "action_id": "reject_lead",
+            "block_id": "lead_actions",
+            "selected_option": {
+                "text": {"type": "plain_text", "text": "Not a fit"},
+                "value": format!("not_a_fit|{}", dm.record_key)
+            },
+            "action_ts": format!("{now_s}.000100")
+        }]
+    });
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let sig = handoff_slack::signature::sign(&env.slack_signing_secret, now_s, body.as_bytes());
+    env.http
+        .post(env.interactivity_url.clone())
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(handoff_slack::signature::SIGNATURE_HEADER, sig)
+        .header(
+            handoff_slack::signature::TIMESTAMP_HEADER,
+            now_s.to_string(),
+        )
+        .body(body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_follow_the_stated_shares_and_delays() {
+        let mut n: HashMap<&str, usize> = HashMap::new();
+        for i in 0..4000 {
+            let (c, delay) = choose(&format!("hubspot:contacts:{i}"), "rep@example.com");
+            let name = match c {
+                Choice::Claim => {
+                    assert!((60_000..240_000).contains(&delay));
+                    "claim"
+                }
+                Choice::LogCall => "call",
+                Choice::SetStatus => "status",
+                Choice::Reject => "reject",
+                Choice::Ignore => "ignore",
+            };
+            *n.entry(name).or_default() += 1;
+        }
+        let share = |k: &str| n[k] as f64 / 4000.0;
+        assert!((share("claim") - 0.55).abs() < 0.04, "{n:?}");
+        assert!((share("ignore") - 0.20).abs() < 0.03, "{n:?}");
+        assert!(share("reject") > 0.03 && share("call") > 0.07, "{n:?}");
+    }
+}
