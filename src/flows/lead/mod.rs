@@ -23,6 +23,7 @@ pub mod rules_route;
 pub use rules_route::ROUTING_STATE_KEY;
 
 use super::accounts::{self, AccountRef, MatchedBy};
+use super::lead_state::{LeadState, LeadStatus};
 use super::routing::{self, Route, RouteRule};
 use super::{count, field, Env, FlowError, Flows};
 use crate::outbox::Action;
@@ -200,14 +201,48 @@ pub(super) fn decide_received_at(
                     ))
                 })?;
             let words = rule_words(&route.rule);
+            let team = match &route.rule {
+                RouteRule::Territory { team, .. } | RouteRule::DefaultTeam { team } => {
+                    Some(team.clone())
+                }
+                _ => cfg
+                    .teams
+                    .iter()
+                    .find(|t| t.members.iter().any(|m| m == &owner.email))
+                    .map(|t| t.name.clone()),
+            };
+            // The lead of record, as with rules but without business hours or an SLA: first
+            // touches and owner changes from other systems are still tracked.
+            let lead_state = LeadState {
+                record_key: record_key.clone(),
+                contact_id: contact.id.clone(),
+                owner_id: owner.id.clone(),
+                owner_email: owner.email.clone(),
+                team: team.clone(),
+                manager_email: None,
+                received_ms,
+                assigned_ms: env.now_ms,
+                policy: None,
+                sla_due_ms: None,
+                assignments: 1,
+                status: LeadStatus::Open,
+            };
             audit.push(AuditEntry::new(
                 env.now_ms,
                 &record_key,
                 "routed",
                 format!("owner {} ({}) by {words}", owner.name, owner.email),
-                json!({"owner_id": owner.id, "owner_email": owner.email, "route": route.rule}),
+                json!({
+                    "owner_id": owner.id,
+                    "owner_email": owner.email,
+                    "route": route.rule,
+                    "team": team,
+                    "received_ms": received_ms,
+                    "assignment": 1,
+                }),
             ));
             state.extend(route.rotation.map(|(k, pos)| (k, json!(pos))));
+            state.push(lead_state.entry());
             (owner, words)
         }
     };
