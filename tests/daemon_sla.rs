@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 const MIN: Duration = Duration::from_secs(60);
 /// Tuesday 2026-11-24 12:00 UTC.
 const T0_MS: i64 = 1_795_521_600_000;
@@ -422,4 +422,80 @@ async fn a_restart_with_a_pending_sla_fires_the_breach_once() {
     );
     assert_eq!(t.env.audit_events(&rk(&id), "sla_breached").await.len(), 1);
     assert_eq!(t.env.audit_events(&rk(&id), "sla_reminder").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_on_the_dm_of_a_previous_owner_is_no_first_touch() {
+    let t = start().await;
+    let (id, first, old_dm) = t.lead("stale@northwind-traders.io").await;
+    // Breach at 10 minutes, reassignment at 20.
+    t.advance(10 * MIN).await;
+    t.advance(10 * MIN).await;
+    let second = other(&first);
+    let new_dm = t.wait_dm(&sla_dm(&id, 1, "reassign")).await;
+    let claim_value = |m: &Value| {
+        m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+            .find(|e| e["action_id"] == "claim_lead")
+            .map(|e| e["value"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(claim_value(&old_dm), rk(&id));
+    assert_eq!(claim_value(&new_dm), format!("{}@2", rk(&id)));
+
+    // The first owner wakes up and claims on the old DM: not a touch for the new owner.
+    let click = |dm: &Value, who: &str| {
+        let (channel, ts) = (
+            dm["channel"].as_str().unwrap().to_string(),
+            dm["ts"].as_str().unwrap().to_string(),
+        );
+        let user = t.env.slack_ids[who].clone();
+        let slack = t.env.slack.clone();
+        async move {
+            slack
+                .click(&channel, &ts, "claim_lead", &user)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(click(&old_dm, &first).await, 200);
+    let stale = t.wait_audit(&id, "stale_click").await;
+    assert_eq!(stale[0]["detail"]["clicked_assignment"], 1);
+    assert_eq!(stale[0]["detail"]["current_assignment"], 2);
+    t.env.wait_idle(WAIT, Duration::from_millis(300)).await;
+    assert!(t.env.audit_events(&rk(&id), "first_touch").await.is_empty());
+    assert_eq!(
+        t.env.prop("contacts", &id, "hs_lead_status").as_deref(),
+        Some("NEW"),
+        "no IN_PROGRESS for a stale claim"
+    );
+    // The old DM now says who owns the lead.
+    assert!(
+        wait_until(WAIT, || {
+            t.env.slack.dm_messages_for(&first).iter().any(|m| {
+                m["ts"] == old_dm["ts"] && m["text"].as_str().unwrap_or("").contains(second)
+            })
+        })
+        .await,
+        "the old DM was edited"
+    );
+    // The SLA goes on for the new owner: the reminder of assignment 2 at 25 minutes.
+    t.advance(5 * MIN).await;
+    t.wait_dm(&sla_dm(&id, 2, "reminder")).await;
+
+    // The new owner's claim is the first touch.
+    assert_eq!(click(&new_dm, second).await, 200);
+    let touch = t.wait_audit(&id, "first_touch").await;
+    assert_eq!(touch[0]["detail"]["by"], "claim");
+    assert_eq!(touch[0]["detail"]["owner_email"], second);
+    t.env.wait_idle(WAIT, Duration::from_millis(300)).await;
+    assert_eq!(
+        t.env.prop("contacts", &id, "hs_lead_status").as_deref(),
+        Some("IN_PROGRESS")
+    );
+    t.advance(60 * MIN).await;
+    assert!(t.env.audit_events(&rk(&id), "recycled").await.is_empty());
 }

@@ -23,9 +23,10 @@
 //! Out of office: HubSpot's users object (`/crm/v3/objects/users`, HubSpot CRM Users API
 //! guide, https://developers.hubspot.com/docs/api/crm/users) carries `hs_availability_status`,
 //! documented as `available` or `away`; the user's email is `hs_email` (seen in integrations
-//! that read the users object; not in this repository's specs). Nothing is read unless the
-//! section is configured, and its object and property are the admin's choice (any object the
-//! CRM connector can search, with one record per rep).
+//! that read the users object; not in this repository's specs). The HubSpot connector and its
+//! emulator serve the users object (`handoff_hubspot::emulator::users`). Nothing is read
+//! unless the section is configured, and its object and property are the admin's choice (any
+//! object the CRM connector can search, with one record per rep).
 
 use serde::Deserialize;
 

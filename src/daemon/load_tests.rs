@@ -165,14 +165,14 @@ async fn load_counts_open_leads_of_least_loaded_reps_and_a_429_keeps_the_old_sna
 
 #[tokio::test]
 async fn out_of_office_keeps_reps_of_the_rule_set_whose_field_says_away() {
-    // The emulator serves no users object; contacts carrying the rep's email and a status
-    // property exercise the same search.
+    // HubSpot's users object, as the emulator serves it (`AWAY` exercises the spellings the
+    // refresher offers; a stranger away is not a rep of the rule set).
     let config = RoutingInputsConfig {
         out_of_office: Some(OutOfOfficeField {
-            object: "contacts".into(),
+            object: "users".into(),
             property: "hs_availability_status".into(),
             away_values: vec!["away".into()],
-            email_property: "email".into(),
+            email_property: "hs_email".into(),
         }),
         ..Default::default()
     };
@@ -184,8 +184,8 @@ async fn out_of_office_keeps_reps_of_the_rule_set_whose_field_says_away() {
         ("stranger@y.com", "away"),
     ] {
         s.emu.create_object(
-            "contacts",
-            props(json!({"email": email, "hs_availability_status": status})),
+            "users",
+            props(json!({"hs_email": email, "hs_availability_status": status})),
         );
     }
     let snap = s

@@ -8,7 +8,9 @@
 //! A claim is a first touch: a lead of record still `Open` becomes `Touched` (by `claim`) and
 //! its pending SLA timers are cancelled in the same commit ([`super::first_touch::touch`]).
 
-use super::{count, first_touch, lead_state, Env, FlowError, Flows};
+use super::lead::message::parse_lead_ref;
+use super::lead_state::{self, LeadState};
+use super::{count, first_touch, Env, FlowError, Flows};
 use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
 use handoff_connector::{IdempotencyKey, Record};
@@ -17,9 +19,76 @@ use serde_json::{json, Map};
 /// Object type of Slack interaction changes.
 pub const OBJECT_TYPE: &str = "block_actions";
 
-/// The saga key of a lead's claim (first claim wins).
-pub fn saga_key(lead_record_key: &str) -> String {
-    format!("claim:{lead_record_key}")
+/// The saga key of a lead's claim for one assignment: `claim:<lead ref>` (the lead reference
+/// of [`super::lead::message::lead_ref`]: the record key for the first owner, so
+/// `claim:hubspot:contacts:42`; `claim:hubspot:contacts:42@2` for the second). First claim wins.
+pub fn saga_key(lead_ref: &str) -> String {
+    format!("claim:{lead_ref}")
+}
+
+/// A click on the DM of an earlier assignment (the lead was reassigned since): no claim, no
+/// first touch; the old DM is edited to say who owns the lead now, once, and the click is
+/// audited as `stale_click`. `None` when the click is for the current assignment (or the lead
+/// has no lead of record).
+pub(super) fn stale_click(
+    env: &Env<'_>,
+    click: &Record,
+    lead_ref: &str,
+    assignment: u32,
+    state: Option<&LeadState>,
+) -> Result<Option<Completion>, FlowError> {
+    let Some(state) = state.filter(|s| s.assignments > assignment) else {
+        return Ok(None);
+    };
+    let key = format!("stale:{lead_ref}");
+    if env.store.saga(&key)?.is_some() {
+        return Ok(Some(Completion::default()));
+    }
+    let user = click.prop("user_id").unwrap_or_default();
+    let text = format!(
+        "This lead was reassigned to {} (no first touch within the SLA); nothing to do here.",
+        state.owner_email
+    );
+    let step = (
+        IdempotencyKey::new(format!("{key}:message")),
+        "update_message",
+        Action::SlackUpdate {
+            channel: click.prop("channel_id").unwrap_or_default(),
+            ts: click.prop("message_ts").unwrap_or_default(),
+            text: text.clone(),
+            blocks: json!([{"type": "section", "text": {"type": "mrkdwn", "text": format!(":arrow_right: {text}")}}]),
+        }
+        .to_json(),
+    );
+    count("claim", "stale");
+    Ok(Some(Completion {
+        sagas: vec![Saga::new(
+            key,
+            "claim",
+            &state.record_key,
+            vec![step],
+            env.now_ms,
+        )],
+        audit: vec![AuditEntry::new(
+            env.now_ms,
+            &state.record_key,
+            "stale_click",
+            format!(
+                "{} on the DM of assignment {assignment} by {user}; assignment {} ({}) owns the lead",
+                click.prop("action_id").unwrap_or_default(),
+                state.assignments,
+                state.owner_email
+            ),
+            json!({
+                "action_id": click.prop("action_id"),
+                "slack_user": user,
+                "clicked_assignment": assignment,
+                "current_assignment": state.assignments,
+                "owner_email": state.owner_email,
+            }),
+        )],
+        ..Completion::default()
+    }))
 }
 
 /// Properties the server stores on an interaction record: `action_id`, `value` (the lead's
@@ -32,14 +101,20 @@ pub(super) fn decide(
     if click.prop("action_id").as_deref() != Some("claim_lead") {
         return Ok(Completion::default());
     }
-    let lead_key = click.prop("value").unwrap_or_default();
+    let value = click.prop("value").unwrap_or_default();
+    let (lead_key, assignment) = parse_lead_ref(&value);
+    let lead_key = lead_key.to_string();
     let Some(contact_id) = lead_key.strip_prefix("hubspot:contacts:") else {
         return Err(FlowError::BadRecord {
             record: format!("slack:{OBJECT_TYPE}:{}", click.id),
-            reason: format!("claim button carries `{lead_key}`, not a HubSpot contact key"),
+            reason: format!("claim button carries `{value}`, not a HubSpot contact key"),
         });
     };
-    let key = saga_key(&lead_key);
+    let state = lead_state::load(env.store, &lead_key)?;
+    if let Some(stale) = stale_click(env, click, &value, assignment, state.as_ref())? {
+        return Ok(stale);
+    }
+    let key = saga_key(&value);
     if env.store.saga(&key)?.is_some() {
         return Ok(Completion::default());
     }
@@ -69,7 +144,7 @@ pub(super) fn decide(
         state: vec![],
         ..Completion::default()
     };
-    if let Some(state) = lead_state::load(env.store, &lead_key)?.filter(|s| s.is_open()) {
+    if let Some(state) = state.filter(|s| s.is_open()) {
         let touched = first_touch::touch(flows, env, state, "claim", env.now_ms);
         completion.audit.extend(touched.audit);
         completion.state.extend(touched.state);

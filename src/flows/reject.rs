@@ -16,7 +16,7 @@
 //! of another shape is a bad record (dead letter): the menu handoff sent cannot produce it.
 
 use super::claim::{self, OBJECT_TYPE};
-use super::lead::message::REJECT_ACTION;
+use super::lead::message::{parse_lead_ref, REJECT_ACTION};
 use super::lead_state::{self, LeadState, LeadStatus};
 use super::{count, sla, Env, FlowError, Flows};
 use crate::routing::sla::SlaConfig;
@@ -43,11 +43,12 @@ pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Comp
         reason,
     };
     let value = pick.prop("value").unwrap_or_default();
-    let (code, lead_key) = value.split_once('|').ok_or_else(|| {
+    let (code, lead_ref) = value.split_once('|').ok_or_else(|| {
         bad(format!(
             "reject menu value `{value}` is not `<reason>|<record key>`"
         ))
     })?;
+    let (lead_key, assignment) = parse_lead_ref(lead_ref);
     let contact_id = lead_key
         .strip_prefix("hubspot:contacts:")
         .filter(|id| !id.is_empty())
@@ -69,6 +70,10 @@ pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Comp
                 .join(", ")
         ))
     })?;
+    let state = lead_state::load(env.store, lead_key)?;
+    if let Some(stale) = claim::stale_click(env, pick, lead_ref, assignment, state.as_ref())? {
+        return Ok(stale);
+    }
     let key = saga_key(lead_key);
     if env.store.saga(&key)?.is_some() {
         return Ok(Completion::default());
@@ -89,7 +94,6 @@ pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Comp
             ":no_entry_sign: Rejected by <@{user}> at {when}: *{label}*. Sent back to nurture."
         ),
     );
-    let state = lead_state::load(env.store, lead_key)?;
     let (owner_email, team) = state.as_ref().map_or((None, None), |s| {
         (Some(s.owner_email.clone()), s.team.clone())
     });

@@ -11,6 +11,7 @@
 
 use super::seed::World;
 use crate::clock::{Clock, SimClock};
+use crate::flows::lead::message::parse_lead_ref;
 use handoff_slack::SlackEmulator;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -117,7 +118,11 @@ pub struct RepEnv {
 struct Dm {
     channel: String,
     ts: String,
+    /// The lead's record key (`hubspot:contacts:42`).
     record_key: String,
+    /// What the DM's controls carry: the record key, or `<record_key>@<n>` after a
+    /// reassignment (`flows::lead::message::lead_ref`).
+    lead_ref: String,
 }
 
 fn lead_dm(m: &Value) -> Option<Dm> {
@@ -131,7 +136,8 @@ fn lead_dm(m: &Value) -> Option<Dm> {
     Some(Dm {
         channel: m["channel"].as_str()?.to_string(),
         ts: m["ts"].as_str()?.to_string(),
-        record_key: button["value"].as_str()?.to_string(),
+        record_key: parse_lead_ref(button["value"].as_str()?).0.to_string(),
+        lead_ref: button["value"].as_str()?.to_string(),
     })
 }
 
@@ -320,7 +326,7 @@ async fn reject(env: &RepEnv, user: &str, rep: &str, dm: &Dm) -> bool {
             "block_id": "lead_actions",
             "selected_option": {
                 "text": {"type": "plain_text", "text": "Not a fit"},
-                "value": format!("not_a_fit|{}", dm.record_key)
+                "value": format!("not_a_fit|{}", dm.lead_ref)
             },
             "action_ts": format!("{now_s}.000100")
         }]

@@ -1,11 +1,16 @@
 //! Seeds the emulators with the sandbox's world before the daemon starts: the 35 sales agents
 //! and their managers as HubSpot owners in their regional teams, a small customer-success team
-//! (the CSM pool), a Slack user for each of them, the 85 accounts as companies (each with a web
-//! domain and, as its owner, the agent with most opportunities on it), and one Asana project
-//! template per customer tier.
+//! (the CSM pool), a HubSpot user (users object, same email) and a Slack user for each of
+//! them, the 85 accounts as companies (each with a web domain and, as its owner, the agent with
+//! most opportunities on it), and one Asana project template per customer tier.
+//!
+//! Every HubSpot user is `available` except the two agents of [`AWAY`], whose
+//! `hs_availability_status` is `away` for the whole run: the daemon's refresher reads it
+//! (`lead_handoff.routing_inputs.out_of_office` in `handoff.yaml`) and routing leaves them out.
 
 use super::data::{account_domain, person_email, Dataset};
 use handoff_asana::AsanaEmulator;
+use handoff_hubspot::emulator::Availability;
 use handoff_hubspot::HubSpotEmulator;
 use handoff_slack::SlackEmulator;
 use serde_json::{json, Map, Value};
@@ -19,6 +24,10 @@ pub const CSMS: [(&str, &str); 4] = [
     ("Marco", "Rossi"),
 ];
 
+/// Sales agents (Maven `sales_agent` names) marked `away` in HubSpot for the whole run: one in
+/// East, one in Central (also in the partner-referrals pool), both of whom get leads otherwise.
+pub const AWAY: [&str; 2] = ["Corliss Cosme", "Anna Snelling"];
+
 /// Ids the replay needs.
 #[derive(Debug, Default)]
 pub struct World {
@@ -30,6 +39,8 @@ pub struct World {
     pub slack_users: HashMap<String, String>,
     /// Emails of the sales agents (who receive lead DMs and click "Claim lead").
     pub agent_emails: Vec<String>,
+    /// Emails of the agents marked away in HubSpot ([`AWAY`]).
+    pub away_emails: Vec<String>,
 }
 
 fn props(pairs: &[(&str, String)]) -> Map<String, Value> {
@@ -49,8 +60,16 @@ pub fn seed(
 ) -> World {
     let mut world = World::default();
     let person = |first: &str, last: &str, team: &str, world: &mut World| -> String {
-        let email = person_email(&format!("{first} {last}"));
+        let name = format!("{first} {last}");
+        let email = person_email(&name);
         let id = hubspot.add_owner(&email, first, last, Some(team));
+        let availability = if AWAY.contains(&name.as_str()) {
+            world.away_emails.push(email.clone());
+            Availability::Away
+        } else {
+            Availability::Available
+        };
+        hubspot.add_user(&email, first, last, availability);
         let slack_id = slack.add_user(&email, &format!("{first} {last}"));
         world.slack_users.insert(email, slack_id);
         id

@@ -1,8 +1,9 @@
 //! Shared harness for the black-box daemon tests (`tests/daemon_*.rs`, `tests/cli_*.rs`).
 //!
 //! Starts the HubSpot, Slack and Asana emulators in the test process on `127.0.0.1:0`, seeds
-//! a small sales organisation (three territory teams, a CSM pool, one Asana template per
-//! tier), writes a `handoff.yaml` pointing at them, and runs the daemon either in-process
+//! a small sales organisation (three territory teams and a CSM pool, each member a HubSpot
+//! owner and a HubSpot user who is `available`; one Asana template per tier), writes a
+//! `handoff.yaml` pointing at them, and runs the daemon either in-process
 //! ([`TestEnv::start_in_process`]) or as a child process of the `handoff` binary
 //! ([`TestEnv::start_child`]). Assertions read the emulators' state and the admin API; every
 //! wait polls a condition against a deadline.
@@ -12,6 +13,7 @@ use handoff::daemon::vendors::{self, VendorSettings};
 use handoff::daemon::{self, Listeners};
 use handoff::flows::Links;
 use handoff_asana::{AsanaConfig, AsanaEmulator};
+use handoff_hubspot::emulator::Availability;
 use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
 use handoff_slack::{SlackConfig, SlackEmulator};
 use secrecy::SecretString;
@@ -202,6 +204,8 @@ impl TestEnv {
                 let first = email.split('.').next().unwrap();
                 let id = hubspot.add_owner(email, first, team, Some(team));
                 owner_ids.insert(email.to_string(), id);
+                // Each owner is a HubSpot user too (users object, same email), available.
+                hubspot.add_user(email, first, team, Availability::Available);
                 slack_ids.insert(email.to_string(), slack.add_user(email, first));
             }
         }
@@ -388,6 +392,22 @@ closed_won:
     pub async fn restart_in_process(&mut self) {
         self.stop_in_process().await;
         self.daemon_stop = CancellationToken::new();
+        // sled holds a file lock until the last handle of the stopped daemon is dropped
+        // (a blocking scan may still be finishing): wait until the store can be opened.
+        let state = self.dir.path().join("state");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match handoff::state::Store::open(&state) {
+                Ok(store) => {
+                    drop(store);
+                    break;
+                }
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "the store stays locked: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
         let public_addr: SocketAddr = format!(
             "{}:{}",
             self.daemon_url.host_str().unwrap(),
@@ -489,6 +509,10 @@ closed_won:
                 if let Ok(Some(status)) = c.try_wait() {
                     panic!("daemon exited early ({status}):\n{}", self.child_log());
                 }
+            }
+            if self.daemon_task.as_ref().is_some_and(|t| t.is_finished()) {
+                let result = self.daemon_task.take().unwrap().await;
+                panic!("the in-process daemon stopped before it was ready: {result:?}");
             }
             assert!(
                 Instant::now() < deadline,

@@ -10,11 +10,12 @@
 //!   (HMAC-SHA256, 5-minute window) and parsing event arrays into changes.
 //! * [`emulator::HubSpotEmulator`] — an in-memory HubSpot portal behind axum (same paths, JSON
 //!   shapes, paging, errors, 429s and rate-limit headers, signed webhook delivery, property
-//!   history with each write's source, engagements moving "Last contacted") for tests,
+//!   history with each write's source, engagements moving "Last contacted", the users object
+//!   with `hs_availability_status`) for tests,
 //!   benchmarks and `handoff sandbox`.
 //!
-//! Shared pieces: [`config`] (the `hubspot:` config section), [`objects`] (the four object
-//! types), [`search`] (typed search request), [`wire`] (JSON shapes), [`time`] (HubSpot
+//! Shared pieces: [`config`] (the `hubspot:` config section), [`objects`] (the object types:
+//! the four CRM records, engagements, users), [`search`] (typed search request), [`wire`] (JSON shapes), [`time`] (HubSpot
 //! datetimes).
 
 pub mod client;

@@ -2,10 +2,13 @@
 //! and the emulator share (URL names, object type ids, the created- and modified-date
 //! properties, webhook subscription prefixes, default returned properties).
 //!
-//! Two families: the four CRM records handoff reads, writes and polls ([`ObjectType::ALL`]),
-//! and the three engagement (activity) types a rep logs on a record ([`ObjectType::ENGAGEMENTS`]:
+//! Three families: the four CRM records handoff reads, writes and polls ([`ObjectType::ALL`]);
+//! the three engagement (activity) types a rep logs on a record ([`ObjectType::ENGAGEMENTS`]:
 //! calls, emails, meetings), which handoff only needs so that logging one moves the contact's
-//! "Last contacted" (`notes_last_contacted`).
+//! "Last contacted" (`notes_last_contacted`); and the **users** object ([`ObjectType::Users`]),
+//! one record per HubSpot user of the account, which handoff only searches for who is away
+//! (`lead_handoff.routing_inputs.out_of_office`). Neither engagements nor users are polled,
+//! written to state files or delivered as webhooks ([`ObjectType::has_webhooks`]).
 //!
 //! Sources: HubSpot CRM search guide (default returned properties per search endpoint:
 //! contacts return `lastmodifieddate`, companies/deals/tickets return `hs_lastmodifieddate`),
@@ -16,6 +19,22 @@
 //! engagements guides (developers.hubspot.com/docs/api/crm/calls, …/email, …/meetings) — read
 //! from memory of those pages and from recorded calls-API responses in public connectors, not
 //! re-read this session **[unverified]**.
+//!
+//! Users (`/crm/v3/objects/users`): the endpoints (list, read, `PATCH`, `batch/read`, search)
+//! and the `id` = `hs_object_id` note are in HubSpot's Users API guide
+//! (https://developers.hubspot.com/docs/api/crm/users, stored copy read with the `search` tool
+//! **[docs]**), whose example response also shows `hs_createdate` / `hs_lastmodifieddate` /
+//! `hs_object_id` on a user. The property table of that guide (`hs_availability_status`,
+//! "available" or "away"; `hs_working_hours`, `hs_out_of_office_hours`, `hs_job_title`, …) was
+//! read only in a third-party copy of the page (`Namit2111/Agent-Jivus`,
+//! `RagAPI/root/docs/api/crm/users/content_user-properties_txt.md`) **[unverified]**.
+//! `hs_email`, `hs_given_name`, `hs_family_name` come from integrations that read the users
+//! object (requests such as `GET /crm/v3/objects/users?properties=hs_email,hs_given_name,
+//! hs_family_name` and search bodies asking for `hs_availability_status` with them), not from a
+//! HubSpot page **[unverified]**; the object type id `0-115` likewise from third-party
+//! object-id tables **[unverified]**. Which properties a users read returns when it names none
+//! was not found; the emulator returns the identity properties (see
+//! [`ObjectType::default_properties`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,6 +52,9 @@ pub enum ObjectType {
     Emails,
     /// Engagement: a meeting (`0-47`).
     Meetings,
+    /// The account's HubSpot users (`0-115`): `hs_email`, `hs_given_name`, `hs_family_name`,
+    /// `hs_availability_status` (`available` | `away`), … Read and updated, never polled.
+    Users,
 }
 
 /// A path segment that names no object type handoff knows.
@@ -54,8 +76,8 @@ impl ObjectType {
     pub const ENGAGEMENTS: [ObjectType; 3] =
         [ObjectType::Calls, ObjectType::Emails, ObjectType::Meetings];
 
-    /// Every type a path or a name may name ([`ObjectType::ALL`] then the engagements).
-    pub const EVERY: [ObjectType; 7] = [
+    /// Every type a path or a name may name ([`ObjectType::ALL`], the engagements, users).
+    pub const EVERY: [ObjectType; 8] = [
         ObjectType::Contacts,
         ObjectType::Companies,
         ObjectType::Deals,
@@ -63,11 +85,19 @@ impl ObjectType {
         ObjectType::Calls,
         ObjectType::Emails,
         ObjectType::Meetings,
+        ObjectType::Users,
     ];
 
     /// Whether this is an engagement (call, email, meeting).
     pub fn is_engagement(self) -> bool {
         Self::ENGAGEMENTS.contains(&self)
+    }
+
+    /// Whether the emulator delivers writes to this type as webhooks (`contact.creation`, …):
+    /// only the four CRM records of [`ObjectType::ALL`], the only subscriptions handoff makes
+    /// (`vendor-specs/NOTES.md` §1.1); no engagement or user events.
+    pub fn has_webhooks(self) -> bool {
+        Self::ALL.contains(&self)
     }
 
     /// The plural name used in `/crm/v3/objects/{name}` and in [`handoff_connector::Change`].
@@ -80,10 +110,11 @@ impl ObjectType {
             Self::Calls => "calls",
             Self::Emails => "emails",
             Self::Meetings => "meetings",
+            Self::Users => "users",
         }
     }
 
-    /// The object type id (`0-1`, `0-2`, `0-3`, `0-5`; `0-48`, `0-49`, `0-47`).
+    /// The object type id (`0-1`, `0-2`, `0-3`, `0-5`; `0-48`, `0-49`, `0-47`; `0-115`).
     pub fn type_id(self) -> &'static str {
         match self {
             Self::Contacts => "0-1",
@@ -93,6 +124,7 @@ impl ObjectType {
             Self::Calls => "0-48",
             Self::Emails => "0-49",
             Self::Meetings => "0-47",
+            Self::Users => "0-115",
         }
     }
 
@@ -107,13 +139,14 @@ impl ObjectType {
             Self::Calls => "call",
             Self::Emails => "email",
             Self::Meetings => "meeting",
+            Self::Users => "user",
         }
     }
 
     /// The datetime property holding the creation time: `createdate` on the CRM records,
-    /// `hs_createdate` on engagements.
+    /// `hs_createdate` on engagements and users.
     pub fn created_property(self) -> &'static str {
-        if self.is_engagement() {
+        if self.is_engagement() || self == Self::Users {
             "hs_createdate"
         } else {
             "createdate"
@@ -171,6 +204,15 @@ impl ObjectType {
             Self::Calls | Self::Emails | Self::Meetings => {
                 &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]
             }
+            // Not documented (see the module doc): the system properties and who the user is.
+            Self::Users => &[
+                "hs_createdate",
+                "hs_email",
+                "hs_family_name",
+                "hs_given_name",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
         }
     }
 
@@ -222,5 +264,15 @@ mod tests {
         // Engagement webhooks are not handled: handoff reads their effect on the contact.
         assert_eq!(ObjectType::from_subscription_type("call.creation"), None);
         assert_eq!("0-48".parse::<ObjectType>(), Ok(ObjectType::Calls));
+        assert_eq!("0-115".parse::<ObjectType>(), Ok(ObjectType::Users));
+        assert_eq!("users".parse::<ObjectType>(), Ok(ObjectType::Users));
+        // Users are read for out of office; they are neither polled nor delivered as webhooks.
+        assert!(!ObjectType::ALL.contains(&ObjectType::Users));
+        assert!(!ObjectType::Users.has_webhooks());
+        assert_eq!(
+            ObjectType::from_subscription_type("user.propertyChange"),
+            None
+        );
+        assert_eq!(ObjectType::Users.created_property(), "hs_createdate");
     }
 }

@@ -106,7 +106,13 @@ pub(super) async fn reassign(
         policy.name,
         utc(next_state.sla_due_ms)
     );
-    let (text, blocks) = message::owner_message(&lead, &state.record_key, &url, &why, rules.sla());
+    let (text, blocks) = message::owner_message(
+        &lead,
+        &message::lead_ref(&state.record_key, assignment),
+        &url,
+        &why,
+        rules.sla(),
+    );
     let saga = Saga::new(
         key.clone(),
         "sla",

@@ -6,6 +6,7 @@
 //! rate-limit headers ([`gate`], [`errors`]), keeps records in memory ([`store`], searched by
 //! [`filter`]) with every property's history of writes and who made them ([`history`]),
 //! moves contacts' "Last contacted" when a call, email or meeting is logged ([`engagements`]),
+//! serves the account's users (the users object, with `hs_availability_status`; [`users`]),
 //! and delivers signed webhooks for every create and update ([`delivery`]) — whether made
 //! through the API or through the Rust seeding methods below.
 //!
@@ -34,12 +35,14 @@ pub mod history;
 mod pipelines;
 mod routes;
 mod store;
+pub mod users;
 mod writers;
 
 pub use delivery::{DeliveryError, MAX_ATTEMPTS, MAX_EVENTS_PER_REQUEST};
 pub use handoff_connector::emulator::{Fault, Faults, Running};
 pub use history::WriteSource;
 pub use store::EmulatorError;
+pub use users::Availability;
 
 use crate::objects::ObjectType;
 use delivery::{Outbox, Target};

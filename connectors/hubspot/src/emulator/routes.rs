@@ -15,7 +15,8 @@
 //!
 //! `{type}` is `contacts`, `companies`, `deals`, `tickets` or the ids `0-1`, `0-2`, `0-3`,
 //! `0-5`; or an engagement type `calls`, `emails`, `meetings` (`0-48`, `0-49`, `0-47`), whose
-//! creation moves the associated contacts' "Last contacted" ([`super::engagements`]).
+//! creation moves the associated contacts' "Last contacted" ([`super::engagements`]); or
+//! `users` (`0-115`), the account's HubSpot users ([`super::users`]).
 //!
 //! API writes are recorded in property history as the private app's (`sourceType:
 //! INTEGRATION`, `sourceId` = the app id; [`super::history`]).

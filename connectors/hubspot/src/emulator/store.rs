@@ -5,8 +5,8 @@
 //! `hs_lastmodifieddate` (plus `lastmodifieddate` on contacts) as ISO-8601 UTC strings, records
 //! each property it sets in the property's history with its [`WriteSource`] (see
 //! [`super::history`]), and returns the webhook events HubSpot would emit for it
-//! (`contact.creation`, `contact.propertyChange` per changed property, `….deletion`; none for
-//! engagements, which handoff does not subscribe to). Property values are stored as strings;
+//! (`contact.creation`, `contact.propertyChange` per changed property, `….deletion`; no
+//! creation or change events for engagements and users, which handoff does not subscribe to). Property values are stored as strings;
 //! `null` or `""` clears one.
 
 use super::history::{newest_first, HistoryEntry, WriteSource};
@@ -221,7 +221,7 @@ impl Portal {
         };
         stamp(kind, &mut obj, now_ms);
         self.objects.entry(kind).or_default().insert(id, obj);
-        if kind.is_engagement() {
+        if !kind.has_webhooks() {
             return (id, Vec::new());
         }
         let event = EventDraft {
@@ -286,7 +286,7 @@ impl Portal {
         if changed {
             stamp(kind, obj, now_ms);
         }
-        if kind.is_engagement() {
+        if !kind.has_webhooks() {
             events.clear();
         }
         Ok(events)
