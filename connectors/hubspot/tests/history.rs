@@ -11,43 +11,10 @@
 
 mod common;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
-use common::{props, Harness};
-use handoff_hubspot::emulator::EmulatorConfig;
+use common::{props, with_receiver, Events, Harness};
 use handoff_hubspot::time::format_ms;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-type Events = Arc<Mutex<Vec<Value>>>;
-
-/// An emulator delivering webhooks to an in-test receiver; returns the harness and the events.
-async fn with_receiver() -> (Harness, Events) {
-    let events: Events = Arc::default();
-    let router = axum::Router::new()
-        .route(
-            "/hook",
-            axum::routing::post(
-                |State(ev): State<Events>, Json(batch): Json<Vec<Value>>| async move {
-                    ev.lock().unwrap().extend(batch);
-                    StatusCode::NO_CONTENT
-                },
-            ),
-        )
-        .with_state(events.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let harness = Harness::start(EmulatorConfig {
-        rate_limits: false,
-        webhook_target: Some(format!("http://{addr}/hook").parse().unwrap()),
-        ..EmulatorConfig::default()
-    })
-    .await;
-    (harness, events)
-}
 
 async fn drained(h: &Harness) {
     assert!(

@@ -11,14 +11,10 @@
 
 mod common;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
-use common::{props, Harness};
-use handoff_hubspot::emulator::{Availability, EmulatorConfig};
+use common::{props, with_receiver, Harness};
+use handoff_hubspot::emulator::Availability;
 use handoff_hubspot::search::{Filter, FilterGroup, Operator, SearchRequest};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 async fn get(h: &Harness, path: &str) -> (u16, Value) {
@@ -209,28 +205,7 @@ async fn going_away_in_the_ui_is_the_users_own_write_and_search_follows_it() {
 
 #[tokio::test]
 async fn users_emit_no_webhooks_and_stay_out_of_state_files() {
-    type Events = Arc<Mutex<Vec<Value>>>;
-    let events: Events = Arc::default();
-    let router = axum::Router::new()
-        .route(
-            "/hook",
-            axum::routing::post(
-                |State(ev): State<Events>, Json(batch): Json<Vec<Value>>| async move {
-                    ev.lock().unwrap().extend(batch);
-                    StatusCode::NO_CONTENT
-                },
-            ),
-        )
-        .with_state(events.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let h = Harness::start(EmulatorConfig {
-        rate_limits: false,
-        webhook_target: Some(format!("http://{addr}/hook").parse().unwrap()),
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let (h, events) = with_receiver().await;
 
     let ada = h.emu.add_user(
         "ada@example.com",

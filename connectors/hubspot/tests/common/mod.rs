@@ -78,3 +78,33 @@ impl Harness {
 pub fn props(v: Value) -> Map<String, Value> {
     v.as_object().expect("object literal").clone()
 }
+
+/// Webhook events an in-test receiver got, in arrival order.
+pub type Events = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// An emulator delivering webhooks to an in-test receiver; returns the harness and the events.
+pub async fn with_receiver() -> (Harness, Events) {
+    let events: Events = Events::default();
+    let router = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(ev): axum::extract::State<Events>,
+                 axum::Json(batch): axum::Json<Vec<Value>>| async move {
+                    ev.lock().unwrap().extend(batch);
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(events.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let harness = Harness::start(EmulatorConfig {
+        rate_limits: false,
+        webhook_target: Some(format!("http://{addr}/hook").parse().unwrap()),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    (harness, events)
+}
