@@ -65,14 +65,19 @@ enum Command {
     /// Route one lead offline with a rule set and show every rule evaluated and why; or, with
     /// `--record`, show why a live lead got its owner (or was deferred), from the audit trail.
     Explain {
-        /// Routing rules (see `examples/routing.yaml`).
-        #[arg(long, required_unless_present = "record")]
+        /// A live record (`hubspot:contacts:42`, as `handoff explain hubspot:contacts:42`):
+        /// print the explanation stored with its latest `routed` or `deferred` audit entry
+        /// (read through the admin API, like `audit`).
+        #[arg(conflicts_with_all = ["rules", "input", "mapping", "at", "record"])]
+        record_id: Option<String>,
+        /// Routing rules (see `examples/routing.yaml`); default: the config's
+        /// `lead_handoff.rules`.
+        #[arg(long)]
         rules: Option<PathBuf>,
         /// A mapped lead, or a HubSpot contact (`{"id", "properties"}`) with `--mapping`.
-        #[arg(long, required_unless_present = "record")]
+        #[arg(long, required_unless_present_any = ["record", "record_id"])]
         input: Option<PathBuf>,
-        /// A live record (`hubspot:contacts:42`): print the explanation stored with its latest
-        /// `routed` or `deferred` audit entry (read through the admin API, like `audit`).
+        /// The same as the positional record id.
         #[arg(long, conflicts_with_all = ["rules", "input", "mapping", "at"])]
         record: Option<String>,
         #[command(flatten)]
@@ -92,9 +97,11 @@ enum Command {
         /// Leads as CSV (the datablist customers columns).
         #[arg(long)]
         input: PathBuf,
-        /// One or two rule sets.
-        #[arg(long, required = true, num_args = 1)]
+        /// One or two rule sets; default: the config's `lead_handoff.rules`.
+        #[arg(long, num_args = 1)]
         rules: Vec<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
         /// The lead mapping (its gates decide who is routed).
         #[arg(long, default_value = "mappings/hubspot-contact-to-lead.yaml")]
         mapping: PathBuf,
@@ -357,6 +364,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
+            record_id,
             rules,
             input,
             record,
@@ -365,16 +373,19 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             at,
             json,
         } => {
-            if let Some(record) = record {
+            if let Some(record) = record.or(record_id) {
                 let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
                 let report = admin.audit(&record).await?;
                 outln!("{}", explain_record(&record, &report, json)?.trim_end());
                 return Ok(ExitCode::SUCCESS);
             }
-            let (Some(rules), Some(input)) = (rules, input) else {
-                anyhow::bail!("explain needs --rules and --input, or --record");
+            let Some(input) = input else {
+                anyhow::bail!("explain needs --input (and --rules, or a config with lead_handoff.rules), or a record id");
             };
-            let rules = handoff::routing::RuleSet::load(&rules)?;
+            let rules = match rules {
+                Some(path) => handoff::routing::RuleSet::load(&path)?,
+                None => handoff::routing::RuleSet::load(&configured_rules(&config.path)?)?,
+            };
             let mapping = match mapping {
                 Some(m) => Some(handoff::mapping::Mapping::load(&m).map_err(ConfigError::from)?),
                 None => None,
@@ -404,10 +415,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Backtest {
             input,
             rules,
+            config,
             mapping,
             at,
             json,
         } => {
+            let rules = if rules.is_empty() {
+                vec![configured_rules(&config.path)?]
+            } else {
+                rules
+            };
             let sets = rules
                 .iter()
                 .map(|r| handoff::routing::RuleSet::load(r))
@@ -487,4 +504,21 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// The rule set file the config names (`lead_handoff.rules`, resolved against the config's
+/// folder), for `explain` and `backtest` without `--rules`.
+fn configured_rules(config: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let loaded = handoff::config::load(config)?;
+    loaded
+        .config
+        .lead_handoff
+        .rules
+        .map(|r| r.value)
+        .with_context(|| {
+            format!(
+                "{} names no lead_handoff.rules: pass --rules FILE",
+                config.display()
+            )
+        })
 }

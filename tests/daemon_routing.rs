@@ -205,6 +205,17 @@ async fn rules_route_live_leads_by_weight_and_segment_and_explain_why() {
         .unwrap();
     let parsed: Value = serde_json::from_slice(&json_out.stdout).expect("explain --json");
     assert_eq!(&parsed, explain);
+    // The record id also works as a positional argument (`handoff explain hubspot:contacts:42`).
+    let positional = env
+        .command()
+        .args(["explain", "--json", &record, "--config"])
+        .arg(&env.config_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&positional.stdout).expect("explain <record> --json"),
+        parsed
+    );
 
     env.stop_in_process().await;
     // The rotation state was committed with the decisions.
