@@ -278,6 +278,8 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     };
 
     let tty = std::io::stderr().is_terminal();
+    let http = reqwest::Client::new();
+    let metrics_url = local::join(&daemon_url, "metrics");
     let mut last_print = Instant::now();
     let mut idle_rounds = 0;
     let origin = data.origin.clone();
@@ -298,6 +300,7 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
             let mut s = report::summarize(hubspot, slack, asana, &counts, &status, &origin);
             s.simulated = sim_info(&jumps, clock.now_ms());
             s.reps = rep_counts.totals();
+            s.live = report::LiveCounts::fetch(&http, &metrics_url).await;
             if tty {
                 eprint!("\r\x1b[2K{}", report::progress_line(&s, &counts));
             } else {

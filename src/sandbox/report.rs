@@ -42,6 +42,10 @@ pub struct Summary {
     pub outbox_depth: usize,
     /// The speed-to-lead figures of `handoff report` for this run (all teams).
     pub report: Option<ReportDigest>,
+    /// The daemon's own counters while the run goes on (for the progress view; the summary's
+    /// `routing` section has the audit trail's exact counts).
+    #[serde(skip)]
+    pub live: LiveCounts,
     pub checks: Checks,
     pub elapsed_s: f64,
 }
@@ -82,6 +86,64 @@ pub struct RoutingCounts {
     /// Owner changes by another system, by what handoff did (`reverted`, `flagged`,
     /// `accepted`).
     pub owner_changes: BTreeMap<String, usize>,
+}
+
+/// Lead-flow counters read from the daemon's `/metrics` during the run.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LiveCounts {
+    pub deferred: u64,
+    pub acknowledged: u64,
+    pub reminded: u64,
+    pub escalated: u64,
+    pub reassigned: u64,
+    pub recycled: u64,
+    pub rejected: u64,
+    pub owner_reverted: u64,
+}
+
+impl LiveCounts {
+    /// Sums the counters of interest in Prometheus text (`name{labels} value` lines).
+    pub fn parse(text: &str) -> LiveCounts {
+        let mut c = LiveCounts::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            let value = value as u64;
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            let has = |l: &str| labels.contains(l);
+            let slot = match name {
+                "handoff_flow_outcomes_total"
+                    if has("flow=\"lead_handoff\"") && has("outcome=\"deferred\"") =>
+                {
+                    &mut c.deferred
+                }
+                "handoff_after_hours_acks_total" => &mut c.acknowledged,
+                "handoff_sla_steps_total" if has("step=\"reminder\"") => &mut c.reminded,
+                "handoff_sla_steps_total" if has("step=\"breach\"") => &mut c.escalated,
+                "handoff_sla_steps_total" if has("step=\"reassign\"") => &mut c.reassigned,
+                "handoff_leads_recycled_total" => &mut c.recycled,
+                "handoff_leads_rejected_total" => &mut c.rejected,
+                "handoff_owner_changes_total" if has("action=\"reverted\"") => {
+                    &mut c.owner_reverted
+                }
+                _ => continue,
+            };
+            *slot += value;
+        }
+        c
+    }
+
+    /// Reads the daemon's `/metrics` (zeros if it does not answer).
+    pub async fn fetch(http: &reqwest::Client, metrics_url: &url::Url) -> LiveCounts {
+        match http.get(metrics_url.clone()).send().await {
+            Ok(r) => LiveCounts::parse(&r.text().await.unwrap_or_default()),
+            Err(_) => LiveCounts::default(),
+        }
+    }
 }
 
 /// The simulated period.
@@ -336,8 +398,20 @@ pub fn progress_line(s: &Summary, counts: &ReplayCounts) -> String {
         let parts: Vec<String> = s.reps.iter().map(|(k, v)| format!("{v} {k}")).collect();
         format!(" | reps: {}", parts.join(", "))
     };
+    let l = &s.live;
+    let flow = format!(
+        " | {} deferred, {} acknowledged, {} reminded, {} escalated, {} reassigned, {} recycled, {} rejected, {} owner changes reverted",
+        l.deferred,
+        l.acknowledged,
+        l.reminded,
+        l.escalated,
+        l.reassigned,
+        l.recycled,
+        l.rejected,
+        l.owner_reverted
+    );
     format!(
-        "{} | event {}/{} | leads {} in, {} routed ({} to accounts), {} claimed, {} nurtured [{}]{reps} | deals {} won, {} lost | {} tickets, {} projects, {} messages | inbox {}, outbox {}, dead letters {}",
+        "{} | event {}/{} | leads {} in, {} routed ({} to accounts), {} claimed, {} nurtured [{}]{flow}{reps} | deals {} won, {} lost | {} tickets, {} projects, {} messages | inbox {}, outbox {}, dead letters {}",
         s.simulated.end,
         counts.events_replayed.load(Ordering::Relaxed),
         counts.events_total.load(Ordering::Relaxed),
@@ -356,4 +430,39 @@ pub fn progress_line(s: &Summary, counts: &ReplayCounts) -> String {
         s.outbox_depth,
         s.dead_letters
     )
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::LiveCounts;
+
+    #[test]
+    fn live_counts_sum_the_lead_flow_counters_of_prometheus_text() {
+        let text = r#"# TYPE handoff_sla_steps_total counter
+handoff_sla_steps_total{step="reminder"} 7
+handoff_sla_steps_total{step="breach"} 3
+handoff_sla_steps_total{step="reassign"} 1
+handoff_flow_outcomes_total{flow="lead_handoff",outcome="deferred"} 4
+handoff_flow_outcomes_total{flow="lead_handoff",outcome="routed"} 40
+handoff_after_hours_acks_total 4
+handoff_leads_recycled_total{reason="sla_expired"} 2
+handoff_leads_recycled_total{reason="not_a_fit"} 1
+handoff_leads_rejected_total{reason="not_a_fit"} 1
+handoff_owner_changes_total{action="reverted",system="marketing"} 2
+handoff_owner_changes_total{action="accepted",system="crm"} 5
+"#;
+        assert_eq!(
+            LiveCounts::parse(text),
+            LiveCounts {
+                deferred: 4,
+                acknowledged: 4,
+                reminded: 7,
+                escalated: 3,
+                reassigned: 1,
+                recycled: 3,
+                rejected: 1,
+                owner_reverted: 2,
+            }
+        );
+    }
 }
