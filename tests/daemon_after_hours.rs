@@ -51,21 +51,15 @@ fn ms(rfc3339: &str) -> i64 {
 /// A test environment routing with [`RULES`] and acknowledging through `sink`.
 async fn env_after_hours(sink: &SmtpSink) -> TestEnv {
     let env = TestEnv::new(Options::default()).await;
-    std::fs::write(env.dir.path().join("routing.yaml"), RULES).unwrap();
     std::fs::create_dir(env.dir.path().join("templates")).unwrap();
     std::fs::write(env.dir.path().join("templates/ack.txt"), TEMPLATE).unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
-    let mut with = config.replacen(
-        "  default_team: Central\n",
-        "  default_team: Central\n  rules: routing.yaml\n  after_hours:\n    acknowledge: true\n    \
+    env.use_rules(
+        RULES,
+        "  after_hours:\n    acknowledge: true\n    \
          subject: \"Thanks {{ first_name }}, we will call you {{ opens_local }}\"\n    \
          template: templates/ack.txt\n",
-        1,
     );
-    assert_ne!(
-        config, with,
-        "the test config has lead_handoff.default_team"
-    );
+    let mut with = std::fs::read_to_string(&env.config_path).unwrap();
     with.push_str(&format!(
         "smtp:\n  host: 127.0.0.1\n  port: {}\n  tls: none\n  from: \"Maven Sales <sales@maven.test>\"\n  timeout_s: 5\n",
         sink.addr().port()

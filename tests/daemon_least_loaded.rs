@@ -39,15 +39,7 @@ fallback: {{ owner: cleo.central@example.com }}
 async fn the_rep_with_fewest_open_leads_in_the_crm_gets_the_lead_and_the_audit_shows_the_load_age()
 {
     let mut env = TestEnv::new(Options::default()).await;
-    std::fs::write(env.dir.path().join("routing.yaml"), rules_yaml()).unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
-    let with_rules = config.replacen(
-        "  default_team: Central\n",
-        "  default_team: Central\n  rules: routing.yaml\n  routing_inputs: { refresh_s: 3600 }\n",
-        1,
-    );
-    assert_ne!(config, with_rules);
-    std::fs::write(&env.config_path, with_rules).unwrap();
+    env.use_rules(&rules_yaml(), "  routing_inputs: { refresh_s: 3600 }\n");
     // The in-process daemon's refresher builds its HubSpot client from the config, whose token
     // is `{ env: HANDOFF_TEST_HUBSPOT_TOKEN }`.
     std::env::set_var(ENV_HUBSPOT_TOKEN, env.hubspot.config().token.clone());

@@ -102,17 +102,12 @@ async fn candidate(env: &TestEnv, id: &str, rep: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rep_away_in_hubspot_gets_no_leads_until_available_again() {
     let mut env = TestEnv::new(Options::default()).await;
-    std::fs::write(env.dir.path().join("routing.yaml"), rules_yaml()).unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
-    let with_rules = config.replacen(
-        "  default_team: Central\n",
+    env.use_rules(
+        &rules_yaml(),
         &format!(
-            "  default_team: Central\n  rules: routing.yaml\n  routing_inputs:\n    refresh_s: {REFRESH_S}\n    out_of_office: {{ object: users, property: hs_availability_status, away_values: [away], email_property: hs_email }}\n"
+            "  routing_inputs:\n    refresh_s: {REFRESH_S}\n    out_of_office: {{ object: users, property: hs_availability_status, away_values: [away], email_property: hs_email }}\n"
         ),
-        1,
     );
-    assert_ne!(config, with_rules);
-    std::fs::write(&env.config_path, with_rules).unwrap();
     // The refresher builds its HubSpot client from the config (`{ env: … }` token).
     std::env::set_var(ENV_HUBSPOT_TOKEN, env.hubspot.config().token.clone());
     let user_a = env

@@ -68,17 +68,8 @@ fn ownership_yaml(on_violation: &str) -> String {
 /// A started daemon routing by [`rules_yaml`] with `ownership.on_violation` set.
 async fn start(on_violation: &str) -> TestEnv {
     let mut env = TestEnv::new(Options::default()).await;
-    std::fs::write(env.dir.path().join("routing.yaml"), rules_yaml()).unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
-    let with_rules = config.replacen(
-        "  default_team: Central\n",
-        "  default_team: Central\n  rules: routing.yaml\n",
-        1,
-    );
-    assert_ne!(
-        config, with_rules,
-        "the test config has lead_handoff.default_team"
-    );
+    env.use_rules(&rules_yaml(), "");
+    let with_rules = std::fs::read_to_string(&env.config_path).unwrap();
     std::fs::write(
         &env.config_path,
         format!("{with_rules}{}", ownership_yaml(on_violation)),

@@ -55,15 +55,7 @@ struct Sla {
 
 async fn start() -> Sla {
     let mut env = TestEnv::new(Options::default()).await;
-    std::fs::write(env.dir.path().join("routing.yaml"), RULES).unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
-    let with_rules = config.replacen(
-        "  default_team: Central\n",
-        "  default_team: Central\n  rules: routing.yaml\n",
-        1,
-    );
-    assert_ne!(config, with_rules);
-    std::fs::write(&env.config_path, with_rules).unwrap();
+    env.use_rules(RULES, "");
     let clock = Arc::new(ManualClock::new(T0_MS));
     env.clock = Some(clock.clone());
     env.start_in_process().await;

@@ -86,15 +86,7 @@ fallback: {{ owner: {w2} }}
 
 async fn env_with_rules() -> TestEnv {
     let mut env = TestEnv::new(Options::default()).await;
-    std::fs::write(env.dir.path().join("routing.yaml"), rules_yaml()).unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
-    let with_rules = config.replacen(
-        "  default_team: Central\n",
-        "  default_team: Central\n  rules: routing.yaml\n",
-        1,
-    );
-    assert_ne!(config, with_rules);
-    std::fs::write(&env.config_path, with_rules).unwrap();
+    env.use_rules(&rules_yaml(), "");
     env.clock = Some(Arc::new(ManualClock::new(NOW_MS)));
     env
 }

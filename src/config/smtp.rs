@@ -113,6 +113,17 @@ fn default_true() -> bool {
     true
 }
 
+/// A config error at `file:line:column` on `field`.
+fn invalid(line: u64, column: u64, file: &Path, field: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: file.to_path_buf(),
+        line,
+        column,
+        field: field.to_string(),
+        message,
+    }
+}
+
 /// Checks `smtp` and `lead_handoff.after_hours` of `config` (loaded from `path`) and compiles
 /// the acknowledgement template, resolving its path against `path`'s folder. `lead_fields` are
 /// the lead mapping's target fields (the placeholders besides [`ACK_EXTRA_PLACEHOLDERS`]).
@@ -121,14 +132,6 @@ pub fn load_after_hours<'a>(
     path: &Path,
     lead_fields: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), ConfigError> {
-    let invalid =
-        |line: u64, column: u64, file: &Path, field: &str, message: String| ConfigError::Invalid {
-            path: file.to_path_buf(),
-            line,
-            column,
-            field: field.to_string(),
-            message,
-        };
     if let Some(smtp) = &config.smtp {
         let from = &smtp.from;
         if let Err(e) = from.value.parse::<lettre::message::Mailbox>() {
@@ -193,14 +196,6 @@ pub fn compile_after_hours<'a>(
     body: &str,
     lead_fields: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), ConfigError> {
-    let invalid =
-        |line: u64, column: u64, file: &Path, field: &str, message: String| ConfigError::Invalid {
-            path: file.to_path_buf(),
-            line,
-            column,
-            field: field.to_string(),
-            message,
-        };
     let file = ack.template.value.clone();
     let known: BTreeSet<String> = lead_fields
         .into_iter()

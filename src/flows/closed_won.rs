@@ -155,16 +155,7 @@ pub(super) async fn decide(
             }
             .to_json(),
         ),
-        (
-            IdempotencyKey::new(format!("{key}:dm")),
-            "notify_csm",
-            Action::SlackDm {
-                email: csm.email.clone(),
-                text,
-                blocks,
-            }
-            .to_json(),
-        ),
+        super::dm_step(&key, "notify_csm", &csm.email, text, blocks),
     ];
     count("closed_won", "onboarding_started");
     Ok(Completion {

@@ -235,6 +235,32 @@ pub(crate) fn field<'a>(
         .filter(|s| !s.is_empty())
 }
 
+/// A saga step that sends `email` one Slack DM (`text` as the notification text, `blocks` as
+/// Block Kit), named `step`, with the idempotency key `<saga_key>:dm`: a saga sends at most
+/// one DM, and the executor finds it again by that key (Slack message metadata) after a crash.
+pub(crate) fn dm_step<'a>(
+    saga_key: &str,
+    step: &'a str,
+    email: &str,
+    text: String,
+    blocks: serde_json::Value,
+) -> (
+    handoff_connector::IdempotencyKey,
+    &'a str,
+    serde_json::Value,
+) {
+    (
+        handoff_connector::IdempotencyKey::new(format!("{saga_key}:dm")),
+        step,
+        crate::outbox::Action::SlackDm {
+            email: email.to_string(),
+            text,
+            blocks,
+        }
+        .to_json(),
+    )
+}
+
 /// Metric helper: count a flow outcome with bounded labels.
 pub(crate) fn count(flow: &'static str, outcome: &'static str) {
     metrics::counter!("handoff_flow_outcomes_total", "flow" => flow, "outcome" => outcome)

@@ -295,15 +295,12 @@ fn flag_saga(
         key.clone(),
         FLOW,
         record_key,
-        vec![(
-            IdempotencyKey::new(format!("{key}:dm")),
+        vec![super::dm_step(
+            &key,
             "notify_manager",
-            Action::SlackDm {
-                email: manager_email.to_string(),
-                text: text.to_string(),
-                blocks,
-            }
-            .to_json(),
+            manager_email,
+            text.to_string(),
+            blocks,
         )],
         now_ms,
     )

@@ -333,6 +333,25 @@ closed_won:
         )
     }
 
+    /// Makes the daemon route with the rule set `rules` (written as `routing.yaml` beside the
+    /// config and named in `lead_handoff.rules`), adding `lead_handoff_extra` (indented YAML
+    /// lines of `lead_handoff`, e.g. `"  routing_inputs: { refresh_s: 60 }\n"`). Call it before
+    /// the daemon starts.
+    pub fn use_rules(&self, rules: &str, lead_handoff_extra: &str) {
+        std::fs::write(self.dir.path().join("routing.yaml"), rules).unwrap();
+        let config = std::fs::read_to_string(&self.config_path).unwrap();
+        let with_rules = config.replacen(
+            "  default_team: Central\n",
+            &format!("  default_team: Central\n  rules: routing.yaml\n{lead_handoff_extra}"),
+            1,
+        );
+        assert_ne!(
+            config, with_rules,
+            "the test config has lead_handoff.default_team"
+        );
+        std::fs::write(&self.config_path, with_rules).unwrap();
+    }
+
     /// Starts the daemon in this process on the pre-bound listeners and waits for `/readyz`.
     pub async fn start_in_process(&mut self) {
         let loaded = handoff::config::load(&self.config_path).expect("test config loads");

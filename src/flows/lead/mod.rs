@@ -285,15 +285,12 @@ pub(super) fn decide_received_at(
     let sla = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
     let why = message::why_now(lead, change, &words);
     let (text, blocks) = message::owner_message(lead, &record_key, &crm_url, &why, sla);
-    steps.push((
-        IdempotencyKey::new(format!("{key}:dm")),
+    steps.push(super::dm_step(
+        &key,
         "notify_owner",
-        Action::SlackDm {
-            email: owner.email.clone(),
-            text,
-            blocks,
-        }
-        .to_json(),
+        &owner.email,
+        text,
+        blocks,
     ));
     count("lead_handoff", "routed");
     Ok(Completion {

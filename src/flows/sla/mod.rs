@@ -200,16 +200,7 @@ fn dm_saga(
         timer.key.clone(),
         "sla",
         &timer.record_key,
-        vec![(
-            IdempotencyKey::new(format!("{}:dm", timer.key)),
-            step,
-            Action::SlackDm {
-                email: email.to_string(),
-                text,
-                blocks,
-            }
-            .to_json(),
-        )],
+        vec![super::dm_step(&timer.key, step, email, text, blocks)],
         env.now_ms,
     )
 }

@@ -128,16 +128,7 @@ pub(super) async fn reassign(
                 }
                 .to_json(),
             ),
-            (
-                IdempotencyKey::new(format!("{key}:dm")),
-                "notify_owner",
-                Action::SlackDm {
-                    email: owner.email.clone(),
-                    text,
-                    blocks,
-                }
-                .to_json(),
-            ),
+            super::super::dm_step(&key, "notify_owner", &owner.email, text, blocks),
         ],
         env.now_ms,
     );
