@@ -8,18 +8,16 @@
 //! even when the timer change is delivered twice.
 
 mod common;
+mod flow_support;
 
 use common::*;
-use futures::future::BoxFuture;
-use handoff::config::Loaded;
-use handoff::flows::owners::{Owner, OwnerDirectory};
-use handoff::flows::{CrmRead, Env, Flows, Links};
+use flow_support::{contact_change, flows_with_rules, ms, FakeCrm};
+use handoff::flows::owners::Owner;
+use handoff::flows::{Env, Flows};
 use handoff::state::{Completion, Store};
-use handoff_connector::{Change, ChangeKind, ChangeOrigin, ConnectorError, Record};
+use handoff_connector::{Change, Record};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -270,41 +268,6 @@ async fn a_lead_for_a_closed_pool_is_deferred_with_a_durable_timer() {
 
 // ---- flow level: the deferral fires ----------------------------------------------------
 
-/// A CRM that serves fixed contacts and owners, and counts contact reads.
-struct FakeCrm {
-    contacts: Mutex<HashMap<String, Record>>,
-    owners: Vec<Owner>,
-    reads: AtomicUsize,
-}
-
-impl CrmRead for FakeCrm {
-    fn batch_read<'a>(
-        &'a self,
-        _object_type: &'a str,
-        ids: &'a [String],
-        _properties: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        let map = self.contacts.lock().unwrap();
-        let found = ids.iter().filter_map(|id| map.get(id).cloned()).collect();
-        Box::pin(async move { Ok(found) })
-    }
-
-    fn owners(&self) -> BoxFuture<'_, Result<Vec<Owner>, ConnectorError>> {
-        let owners = self.owners.clone();
-        Box::pin(async move { Ok(owners) })
-    }
-
-    fn associated_ids<'a>(
-        &'a self,
-        _object_type: &'a str,
-        _id: &'a str,
-        _to_type: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-}
-
 const EAST_RULES: &str = r#"name: east-hours
 teams:
   - name: East
@@ -319,25 +282,6 @@ rules:
     when_nobody_available: defer
 fallback: { owner: boss@example.com }
 "#;
-
-fn ms(rfc3339: &str) -> i64 {
-    rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
-}
-
-fn contact_change(record: &Record, at_ms: i64) -> Change {
-    Change {
-        source: "hubspot".into(),
-        object_type: "contacts".into(),
-        object_id: record.id.clone(),
-        event_id: None,
-        modified_at_ms: at_ms,
-        received_at_ms: at_ms,
-        origin: ChangeOrigin::Poll,
-        kind: ChangeKind::Updated,
-        changed_property: None,
-        snapshot: Some(record.clone()),
-    }
-}
 
 /// Takes the only ready inbox entry and commits `decide`'s completion for it.
 async fn process_next<'a>(flows: &Flows, env: &Env<'a>, store: &Store) -> (Change, Completion) {
@@ -357,23 +301,12 @@ async fn process_next<'a>(flows: &Flows, env: &Env<'a>, store: &Store) -> (Chang
 async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening() {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let mut loaded: Loaded = handoff::sandbox::bundled_config().unwrap();
-    loaded.rules = Some(Arc::new(
-        handoff::routing::RuleSet::parse(EAST_RULES, "east.yaml").unwrap(),
-    ));
     let erin = Owner {
         id: "701".into(),
         email: "erin.east@example.com".into(),
         name: "Erin East".into(),
     };
-    let flows = Flows {
-        links: Links {
-            record_url: loaded.config.hubspot.record_url.clone(),
-            portal_id: loaded.config.hubspot.portal_id,
-        },
-        loaded: Arc::new(loaded),
-        owners: Arc::new(RwLock::new(OwnerDirectory::new(vec![erin.clone()]))),
-    };
+    let flows = flows_with_rules(EAST_RULES, vec![erin.clone()]);
     let contact = Record {
         id: "42".into(),
         object_type: "contacts".into(),
@@ -389,11 +322,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
         })),
         associations: Default::default(),
     };
-    let crm = FakeCrm {
-        contacts: Mutex::new(HashMap::from([("42".to_string(), contact.clone())])),
-        owners: vec![erin.clone()],
-        reads: AtomicUsize::new(0),
-    };
+    let crm = FakeCrm::new([contact.clone()], vec![erin.clone()]);
 
     // Saturday afternoon: East is closed → deferred to Monday 08:00 New York (13:00 UTC).
     let saturday = ms("2026-11-21T15:00:00Z");

@@ -3,47 +3,14 @@
 //! US DST change, stale timers doing nothing, a reassignment to the fallback owner and, with
 //! nobody left, a recycle; an unknown reject reason being a bad record.
 
-use futures::future::BoxFuture;
-use handoff::config::Loaded;
+mod flow_support;
+
+use flow_support::{contact_change, flows_with_rules, ms, owner, FakeCrm};
 use handoff::flows::lead_state::{self, LeadState, LeadStatus};
-use handoff::flows::owners::{Owner, OwnerDirectory};
-use handoff::flows::{CrmRead, Env, FlowError, Flows, Links};
+use handoff::flows::{Env, FlowError, Flows};
 use handoff::state::{Store, Timer};
-use handoff_connector::{Change, ChangeKind, ChangeOrigin, ConnectorError, Record};
+use handoff_connector::{Change, ChangeKind, ChangeOrigin, Record};
 use serde_json::{json, Map, Value};
-use std::sync::{Arc, RwLock};
-
-/// A CRM serving one contact.
-struct FakeCrm(Record);
-
-impl CrmRead for FakeCrm {
-    fn batch_read<'a>(
-        &'a self,
-        _object_type: &'a str,
-        ids: &'a [String],
-        _properties: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>> {
-        let found = ids
-            .iter()
-            .filter(|id| **id == self.0.id)
-            .map(|_| self.0.clone())
-            .collect();
-        Box::pin(async move { Ok(found) })
-    }
-
-    fn owners(&self) -> BoxFuture<'_, Result<Vec<Owner>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn associated_ids<'a>(
-        &'a self,
-        _object_type: &'a str,
-        _id: &'a str,
-        _to_type: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-}
 
 /// New York office hours; `reps` in one group managed by boss@example.com; a 5-minute
 /// business-time SLA that reminds at half, reassigns once 10 minutes after the breach and
@@ -67,31 +34,15 @@ sla:
     )
 }
 
-fn owner(id: &str, email: &str) -> Owner {
-    Owner {
-        id: id.into(),
-        email: email.into(),
-        name: email.split('@').next().unwrap().into(),
-    }
-}
-
 fn flows(rules_yaml: &str) -> Flows {
-    let mut loaded: Loaded = handoff::sandbox::bundled_config().unwrap();
-    loaded.rules = Some(Arc::new(
-        handoff::routing::RuleSet::parse(rules_yaml, "ny.yaml").unwrap(),
-    ));
-    Flows {
-        links: Links {
-            record_url: loaded.config.hubspot.record_url.clone(),
-            portal_id: loaded.config.hubspot.portal_id,
-        },
-        loaded: Arc::new(loaded),
-        owners: Arc::new(RwLock::new(OwnerDirectory::new(vec![
+    flows_with_rules(
+        rules_yaml,
+        vec![
             owner("1", "ann@example.com"),
             owner("2", "bob@example.com"),
             owner("9", "boss@example.com"),
-        ]))),
-    }
+        ],
+    )
 }
 
 fn contact() -> Record {
@@ -112,25 +63,6 @@ fn contact() -> Record {
         properties: props,
         associations: Default::default(),
     }
-}
-
-fn change_of(record: &Record, at_ms: i64) -> Change {
-    Change {
-        source: "hubspot".into(),
-        object_type: "contacts".into(),
-        object_id: record.id.clone(),
-        event_id: None,
-        modified_at_ms: at_ms,
-        received_at_ms: at_ms,
-        origin: ChangeOrigin::Poll,
-        kind: ChangeKind::Updated,
-        changed_property: None,
-        snapshot: Some(record.clone()),
-    }
-}
-
-fn ms(rfc3339: &str) -> i64 {
-    rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
 }
 
 const KEY: &str = "hubspot:contacts:42";
@@ -169,7 +101,7 @@ async fn a_lead_routed_before_the_dst_weekend_is_due_on_monday_in_business_time(
     let store = Store::open(dir.path()).unwrap();
     let flows = flows(&rules("ann@example.com, bob@example.com"));
     let c = contact();
-    let crm = FakeCrm(c.clone());
+    let crm = FakeCrm::new([c.clone()], vec![]);
     // Friday 2026-10-30 16:58 EDT; the clocks go back on Sunday 2026-11-01.
     let now = ms("2026-10-30T20:58:00Z");
     let env = Env {
@@ -178,7 +110,7 @@ async fn a_lead_routed_before_the_dst_weekend_is_due_on_monday_in_business_time(
         now_ms: now,
     };
     let done = flows
-        .process(&env, &change_of(&c, now), Some(&c))
+        .process(&env, &contact_change(&c, now), Some(&c))
         .await
         .unwrap();
     let state: LeadState = serde_json::from_value(
@@ -224,7 +156,7 @@ async fn stale_timers_do_nothing() {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let flows = flows(&rules("ann@example.com, bob@example.com"));
-    let crm = FakeCrm(contact());
+    let crm = FakeCrm::new([contact()], vec![]);
     let now = ms("2026-11-24T16:00:00Z");
     let env = Env {
         store: &store,
@@ -271,7 +203,7 @@ async fn a_reassignment_goes_to_the_fallback_then_recycles_when_nobody_is_left()
     let store = Store::open(dir.path()).unwrap();
     // Ann is the team's only rep: excluded, so the rule set's fallback owner is next.
     let flows = flows(&rules("ann@example.com"));
-    let crm = FakeCrm(contact());
+    let crm = FakeCrm::new([contact()], vec![]);
     let now = ms("2026-11-24T15:15:00Z");
     let env = Env {
         store: &store,
@@ -336,7 +268,7 @@ async fn an_unknown_reject_reason_is_a_bad_record() {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let flows = flows(&rules("ann@example.com"));
-    let crm = FakeCrm(contact());
+    let crm = FakeCrm::new([contact()], vec![]);
     let env = Env {
         store: &store,
         crm: &crm,
