@@ -473,6 +473,27 @@ mod tests {
     }
 
     #[test]
+    fn same_business_day_is_due_at_the_close_and_reminds_at_its_share() {
+        // Score-qualified: assigned Tuesday 10:00 New York (15:00Z), due at 17:00 (22:00Z);
+        // the reminder at 0.75 of the 7 business hours, 15:15 local (20:15Z).
+        let p = policy(
+            "{ name: sq, first_touch: same_business_day, remind_at: 0.75, recycle_after: 2h }",
+        );
+        let cal = ny();
+        let s = p.schedule(Some(&cal), ts("2026-11-24T15:00:00Z"), 1);
+        assert_eq!(s.due, ts("2026-11-24T22:00:00Z"));
+        assert_eq!(s.reminder, Some(ts("2026-11-24T20:15:00Z")));
+        // The recycle counts 2 business hours after the close: Wednesday 10:00 (15:00Z).
+        assert_eq!(
+            s.after_breach,
+            Some((AfterBreach::Recycle, ts("2026-11-25T15:00:00Z")))
+        );
+        // Assigned after hours: due at the close of the next opening's day.
+        let late = p.schedule(Some(&cal), ts("2026-11-24T23:30:00Z"), 1);
+        assert_eq!(late.due, ts("2026-11-25T22:00:00Z"));
+    }
+
+    #[test]
     fn errors_name_the_node() {
         let base = "name: t\nteams:\n  - name: A\n    time_zone: UTC\n    hours: { days: [mon], open: \"08:00\", close: \"17:00\" }\n    groups: [{ manager: m@x.com, reps: [a@x.com] }]\nrules:\n  - { name: all, strategy: round_robin, pool: { team: A } }\nfallback: { owner: q@x.com }\n";
         let cases = [
