@@ -6,11 +6,9 @@
 //! vendor get its 2xx. A store failure answers 503 so the vendor retries.
 //!
 //! Slack interactivity: each `block_actions` action becomes one change whose record carries
-//! `action_id`, `value`, `user_id`, `user_name`, `channel_id`, `message_ts`, `action_ts`. For a
-//! `static_select` (the lead DM's `reject_lead` menu) Slack sends no `value` on the action but
-//! `selected_option: {text, value}` (SDK sample `BlockActionPayload.json`, `actions[]`;
-//! <https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>): the
-//! server carries the selected option's value as `value` ([`carry_selected_options`]).
+//! `action_id`, `value`, `user_id`, `user_name`, `channel_id`, `message_ts`, `action_ts`; for a
+//! `static_select` (the lead DM's `reject_lead` menu) `value` is the chosen option's value
+//! (parsed by the Slack connector, `handoff_slack::interaction`).
 
 use crate::state::Store;
 use axum::body::Bytes;
@@ -128,12 +126,7 @@ async fn accept(
         return StatusCode::UNAUTHORIZED;
     }
     let changes = match source.parse(body, now) {
-        Ok(mut c) => {
-            if vendor == "slack" {
-                carry_selected_options(body, &mut c);
-            }
-            c
-        }
+        Ok(c) => c,
         Err(e) => {
             metrics::counter!("handoff_webhooks_rejected_total", "vendor" => vendor, "reason" => "body").increment(1);
             tracing::warn!(vendor, error = %e, "webhook body refused");
@@ -163,44 +156,6 @@ async fn accept(
     }
 }
 
-/// Sets `value` on the records of `static_select` actions to the selected option's value
-/// (matched by `action_id` and `action_ts`). `body` is the verified, form-encoded interactivity
-/// request (`payload` = JSON); anything unreadable is left as parsed.
-fn carry_selected_options(body: &[u8], changes: &mut [handoff_connector::Change]) {
-    let Some(payload) = url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == "payload")
-        .and_then(|(_, v)| serde_json::from_str::<serde_json::Value>(&v).ok())
-    else {
-        return;
-    };
-    let Some(actions) = payload["actions"].as_array() else {
-        return;
-    };
-    for action in actions {
-        let (Some(id), Some(ts), Some(value)) = (
-            action["action_id"].as_str(),
-            action["action_ts"].as_str(),
-            action["selected_option"]["value"].as_str(),
-        ) else {
-            continue;
-        };
-        if action["type"] != "static_select" {
-            continue;
-        }
-        for change in changes.iter_mut() {
-            let Some(record) = change.snapshot.as_mut() else {
-                continue;
-            };
-            let props = &mut record.properties;
-            if props.get("action_id").and_then(|v| v.as_str()) == Some(id)
-                && props.get("action_ts").and_then(|v| v.as_str()) == Some(ts)
-            {
-                props.insert("value".into(), serde_json::Value::String(value.to_string()));
-            }
-        }
-    }
-}
-
 /// The URI as the vendor addressed it: the configured public base URL's scheme, host and path
 /// prefix, plus the request's path and query.
 fn public_uri(public: &url::Url, uri: &axum::http::Uri) -> String {
@@ -217,46 +172,6 @@ pub fn set_ready(flag: &AtomicBool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn static_select_actions_carry_the_selected_value() {
-        let payload = serde_json::json!({"actions": [
-            {"action_id": "reject_lead", "type": "static_select", "action_ts": "1.2",
-             "selected_option": {"text": {"type": "plain_text", "text": "Not a fit"}, "value": "not_a_fit|hubspot:contacts:4"}},
-            {"action_id": "claim_lead", "type": "button", "action_ts": "1.3", "value": "k"}
-        ]});
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("payload", &payload.to_string())
-            .finish();
-        let change = |id: &str, ts: &str| handoff_connector::Change {
-            source: "slack".into(),
-            object_type: "block_actions".into(),
-            object_id: "D1:1.0".into(),
-            event_id: None,
-            modified_at_ms: 0,
-            received_at_ms: 0,
-            origin: handoff_connector::ChangeOrigin::Webhook,
-            kind: handoff_connector::ChangeKind::Updated,
-            changed_property: None,
-            snapshot: Some(handoff_connector::Record {
-                id: "D1:1.0".into(),
-                object_type: "block_actions".into(),
-                properties: serde_json::json!({"action_id": id, "action_ts": ts})
-                    .as_object()
-                    .cloned()
-                    .unwrap(),
-                associations: Default::default(),
-            }),
-        };
-        let mut changes = vec![change("reject_lead", "1.2"), change("claim_lead", "1.3")];
-        carry_selected_options(body.as_bytes(), &mut changes);
-        let value = |c: &handoff_connector::Change| c.snapshot.as_ref().unwrap().prop("value");
-        assert_eq!(
-            value(&changes[0]).as_deref(),
-            Some("not_a_fit|hubspot:contacts:4")
-        );
-        assert_eq!(value(&changes[1]), None);
-    }
 
     #[test]
     fn public_uri_keeps_path_and_query() {

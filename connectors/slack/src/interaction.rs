@@ -48,8 +48,10 @@ pub struct Action {
     pub action_id: String,
     /// The block holding the element.
     pub block_id: String,
-    /// The button's `value` (for "Claim lead": the record key); `None` for URL buttons without
-    /// one.
+    /// The button's `value` (for "Claim lead": the record key), or for a `static_select` the
+    /// chosen option's `selected_option.value` (Slack sends no `value` on a select action;
+    /// `block_actions` payload reference, SDK sample `BlockActionPayload.json`); `None` for URL
+    /// buttons without one.
     pub value: Option<String>,
     /// When the click happened, Slack's `"<epoch s>.<µs>"` string.
     pub action_ts: String,
@@ -116,9 +118,17 @@ struct RawAction {
     action_id: Option<String>,
     block_id: Option<String>,
     value: Option<String>,
+    #[serde(default)]
+    selected_option: Option<RawOption>,
     action_ts: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+}
+
+/// A select menu's chosen option (`selected_option: {text, value}`).
+#[derive(Deserialize)]
+struct RawOption {
+    value: Option<String>,
 }
 
 /// Parses a raw interactivity request body (form-encoded, field `payload`).
@@ -162,7 +172,7 @@ pub fn parse_payload_json(json: &str) -> Result<BlockActions, InteractionError> 
                     .ok_or(InteractionError::Missing("actions[].action_id"))?,
                 block_id: nonempty(a.block_id)
                     .ok_or(InteractionError::Missing("actions[].block_id"))?,
-                value: a.value,
+                value: a.value.or_else(|| a.selected_option.and_then(|o| o.value)),
                 action_ts: nonempty(a.action_ts)
                     .ok_or(InteractionError::Missing("actions[].action_ts"))?,
                 r#type: nonempty(a.kind).ok_or(InteractionError::Missing("actions[].type"))?,
@@ -224,6 +234,28 @@ mod tests {
         assert_eq!(claim.value.as_deref(), Some("hubspot:contacts:42"));
         assert_eq!(claim.r#type, "button");
         assert!(parsed.action("open_in_crm").is_none());
+    }
+
+    #[test]
+    fn a_static_select_carries_the_selected_options_value() {
+        let mut v = sample();
+        v["actions"] = serde_json::json!([
+            {"action_id": "reject_lead", "block_id": "lead_actions", "type": "static_select",
+             "action_ts": "1700000001.000200",
+             "selected_option": {"text": {"type": "plain_text", "text": "Not a fit"},
+                                 "value": "not_a_fit|hubspot:contacts:4"}},
+            {"action_id": "claim_lead", "block_id": "lead_actions", "type": "button",
+             "action_ts": "1700000001.000300", "value": "hubspot:contacts:4"}
+        ]);
+        let parsed = parse_block_actions(&form(&v)).unwrap();
+        let reject = parsed.action("reject_lead").unwrap();
+        assert_eq!(
+            reject.value.as_deref(),
+            Some("not_a_fit|hubspot:contacts:4")
+        );
+        assert_eq!(reject.r#type, "static_select");
+        let claim = parsed.action("claim_lead").unwrap();
+        assert_eq!(claim.value.as_deref(), Some("hubspot:contacts:4"));
     }
 
     #[test]
