@@ -3,11 +3,10 @@
 //! skipped; local times resolved by jiff, so DST changes are handled), plus the close of a
 //! business day. Pure; used by the SLA policies ([`super::sla`]).
 //!
-//! [`BusinessCalendar`] exposes the opening instant of a day; the close is found by bisection
-//! over the day (see `business_interval`), so this needs nothing else from the calendar.
+//! Each working day is one interval `[opening, closing)` of [`BusinessCalendar::opening_on`]
+//! and [`BusinessCalendar::closing_on`] (hours never span midnight).
 
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::calendar::BusinessCalendar;
@@ -20,49 +19,22 @@ fn add_ms(t: Timestamp, ms: i64) -> Timestamp {
 /// [`BusinessCalendar::openings_after`]).
 const MAX_DAYS: usize = 3 * 366;
 
-/// The business interval `[open, close)` of local `date`, `None` on a non-working day.
-///
-/// The calendar exposes the opening instant; the close is the first instant of that local day
-/// at which the calendar is closed, found by bisection (open is contiguous within a day: the
-/// hours never span midnight, and `close` is at most 23:59).
-fn business_interval(cal: &BusinessCalendar, tz: &TimeZone, date: Date) -> Option<(i64, i64)> {
-    let open = cal.opening_on(date)?;
-    let next_day = date.tomorrow().ok()?.to_zoned(tz.clone()).ok()?.timestamp();
-    let open_ms = open.as_millisecond();
-    let (mut lo, mut hi) = (open_ms, next_day.as_millisecond() - 1);
-    let open_at = |ms: i64| Timestamp::from_millisecond(ms).is_ok_and(|t| cal.is_open(t));
-    if !open_at(lo) {
-        return Some((open_ms, open_ms));
-    }
-    if open_at(hi) {
-        return Some((open_ms, hi + 1));
-    }
-    // Invariant: open at lo, closed at hi.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if open_at(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Some((open_ms, hi))
-}
-
-fn tz_of(cal: &BusinessCalendar) -> TimeZone {
-    TimeZone::get(cal.time_zone()).unwrap_or(TimeZone::UTC)
+/// The business interval `[open, close)` of local `date`, UTC ms; `None` on a non-working day.
+fn business_interval(cal: &BusinessCalendar, date: Date) -> Option<(i64, i64)> {
+    let open = cal.opening_on(date)?.as_millisecond();
+    let close = cal.closing_on(date)?.as_millisecond();
+    Some((open, close.max(open)))
 }
 
 /// `start` plus `ms` of business time in `cal`: nights, non-working days and holidays are
 /// skipped. `ms = 0` gives `start` when open, else the next opening. An amount that ends
 /// exactly at a close gives that close.
 pub fn add_business(cal: &BusinessCalendar, start: Timestamp, ms: i64) -> Timestamp {
-    let tz = tz_of(cal);
     let mut left = ms.max(0);
     let start_ms = start.as_millisecond();
     let mut date = cal.local_date(start);
     for _ in 0..MAX_DAYS {
-        if let Some((open, close)) = business_interval(cal, &tz, date) {
+        if let Some((open, close)) = business_interval(cal, date) {
             let from = open.max(start_ms);
             if from < close {
                 let avail = close - from;
@@ -86,12 +58,11 @@ pub fn business_ms_between(cal: &BusinessCalendar, from: Timestamp, to: Timestam
     if b <= a {
         return 0;
     }
-    let tz = tz_of(cal);
     let last = cal.local_date(to);
     let mut date = cal.local_date(from);
     let mut total = 0;
     for _ in 0..MAX_DAYS {
-        if let Some((open, close)) = business_interval(cal, &tz, date) {
+        if let Some((open, close)) = business_interval(cal, date) {
             let (s, e) = (open.max(a), close.min(b));
             if s < e {
                 total += e - s;
@@ -112,8 +83,7 @@ pub fn business_ms_between(cal: &BusinessCalendar, from: Timestamp, to: Timestam
 /// opening.
 pub fn close_of_business_day(cal: &BusinessCalendar, at: Timestamp) -> Timestamp {
     let opening = cal.next_opening(at);
-    let tz = tz_of(cal);
-    business_interval(cal, &tz, cal.local_date(opening))
+    business_interval(cal, cal.local_date(opening))
         .and_then(|(_, close)| Timestamp::from_millisecond(close).ok())
         .unwrap_or(opening)
 }

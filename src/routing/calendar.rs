@@ -127,6 +127,19 @@ impl BusinessCalendar {
             .map(|z| z.timestamp())
     }
 
+    /// The closing instant on local `date` (the first instant no longer open), or `None` when
+    /// `date` is not a working day. A closing time in a DST gap resolves to the first instant
+    /// after the gap.
+    pub fn closing_on(&self, date: Date) -> Option<Timestamp> {
+        if !self.is_working_day(date) {
+            return None;
+        }
+        date.to_datetime(self.close)
+            .to_zoned(self.tz.clone())
+            .ok()
+            .map(|z| z.timestamp())
+    }
+
     /// The first instant at or after `now_utc` when the team is open: `now_utc` itself when
     /// open, otherwise the next working day's opening time (local), skipping holidays.
     pub fn next_opening(&self, now_utc: Timestamp) -> Timestamp {
