@@ -354,6 +354,13 @@ closed_won:
 
     /// Starts the daemon in this process on the pre-bound listeners and waits for `/readyz`.
     pub async fn start_in_process(&mut self) {
+        if let Err(e) = self.try_start_in_process().await {
+            panic!("{e}");
+        }
+    }
+
+    /// [`TestEnv::start_in_process`], returning why the daemon stopped before it was ready.
+    async fn try_start_in_process(&mut self) -> Result<(), String> {
         let loaded = handoff::config::load(&self.config_path).expect("test config loads");
         let hs = self.hubspot.config();
         let mut hubspot = HubSpotConfig::new(
@@ -403,7 +410,7 @@ closed_won:
             self.daemon_stop.clone(),
             clock,
         )));
-        self.wait_ready(Duration::from_secs(30)).await;
+        self.wait_ready(Duration::from_secs(30)).await
     }
 
     /// Stops the in-process daemon cleanly, binds its listeners again on the same addresses
@@ -411,22 +418,6 @@ closed_won:
     pub async fn restart_in_process(&mut self) {
         self.stop_in_process().await;
         self.daemon_stop = CancellationToken::new();
-        // sled holds a file lock until the last handle of the stopped daemon is dropped
-        // (a blocking scan may still be finishing): wait until the store can be opened.
-        let state = self.dir.path().join("state");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match handoff::state::Store::open(&state) {
-                Ok(store) => {
-                    drop(store);
-                    break;
-                }
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "the store stays locked: {e}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }
         let public_addr: SocketAddr = format!(
             "{}:{}",
             self.daemon_url.host_str().unwrap(),
@@ -434,13 +425,25 @@ closed_won:
         )
         .parse()
         .unwrap();
-        self.listeners = Some(Listeners {
-            public: tokio::net::TcpListener::bind(public_addr).await.unwrap(),
-            admin: tokio::net::TcpListener::bind(self.admin_addr)
-                .await
-                .unwrap(),
-        });
-        self.start_in_process().await;
+        // sled releases its file lock only once the stopped daemon's last handle (and sled's
+        // own flusher thread) let go, a moment after the task ends: a start that finds the
+        // store still locked is tried again.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.listeners = Some(Listeners {
+                public: tokio::net::TcpListener::bind(public_addr).await.unwrap(),
+                admin: tokio::net::TcpListener::bind(self.admin_addr)
+                    .await
+                    .unwrap(),
+            });
+            match self.try_start_in_process().await {
+                Ok(()) => return,
+                Err(e) if e.contains("lock") && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     /// Stops the in-process daemon cleanly and waits for it.
@@ -499,7 +502,9 @@ closed_won:
             .expect("spawn handoff run");
         self.child = Some(child);
         self.child_starts += 1;
-        self.wait_ready(Duration::from_secs(60)).await;
+        if let Err(e) = self.wait_ready(Duration::from_secs(60)).await {
+            panic!("{e}");
+        }
     }
 
     /// SIGKILLs the child daemon (`Child::kill` sends SIGKILL on unix) and reaps it.
@@ -515,13 +520,13 @@ closed_won:
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
-    async fn wait_ready(&mut self, within: Duration) {
+    async fn wait_ready(&mut self, within: Duration) -> Result<(), String> {
         let url = self.daemon_url.join("readyz").unwrap();
         let deadline = Instant::now() + within;
         loop {
             if let Ok(r) = self.http.get(url.clone()).send().await {
                 if r.status().is_success() {
-                    return;
+                    return Ok(());
                 }
             }
             if let Some(c) = self.child.as_mut() {
@@ -531,7 +536,9 @@ closed_won:
             }
             if self.daemon_task.as_ref().is_some_and(|t| t.is_finished()) {
                 let result = self.daemon_task.take().unwrap().await;
-                panic!("the in-process daemon stopped before it was ready: {result:?}");
+                return Err(format!(
+                    "the in-process daemon stopped before it was ready: {result:?}"
+                ));
             }
             assert!(
                 Instant::now() < deadline,
