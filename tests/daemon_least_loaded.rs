@@ -40,9 +40,6 @@ async fn the_rep_with_fewest_open_leads_in_the_crm_gets_the_lead_and_the_audit_s
 {
     let mut env = TestEnv::new(Options::default()).await;
     env.use_rules(&rules_yaml(), "  routing_inputs: { refresh_s: 3600 }\n");
-    // The in-process daemon's refresher builds its HubSpot client from the config, whose token
-    // is `{ env: HANDOFF_TEST_HUBSPOT_TOKEN }`.
-    std::env::set_var(ENV_HUBSPOT_TOKEN, env.hubspot.config().token.clone());
 
     // Open leads in the CRM (not sales-ready, so the lead flow leaves them alone): West[0]
     // owns 3 open (+1 unqualified), West[1] 1 open, West[2] 2 open.

@@ -108,8 +108,6 @@ async fn a_rep_away_in_hubspot_gets_no_leads_until_available_again() {
             "  routing_inputs:\n    refresh_s: {REFRESH_S}\n    out_of_office: {{ object: users, property: hs_availability_status, away_values: [away], email_property: hs_email }}\n"
         ),
     );
-    // The refresher builds its HubSpot client from the config (`{ env: … }` token).
-    std::env::set_var(ENV_HUBSPOT_TOKEN, env.hubspot.config().token.clone());
     let user_a = env
         .hubspot
         .user_id(A)

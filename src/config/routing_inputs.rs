@@ -5,7 +5,6 @@
 //! lead_handoff:
 //!   routing_inputs:
 //!     refresh_s: 300                 # one read of every input every five minutes
-//!     searches_per_second: 1         # the refresher's share of HubSpot's search budget
 //!     open_statuses: [NEW, OPEN, IN_PROGRESS]
 //!     out_of_office:                 # optional: who is away, from a CRM field
 //!       object: users
@@ -18,7 +17,8 @@
 //! `hs_lead_status` is one of `open_statuses` (a CRM search per rep, `limit: 1`, reading
 //! `total`). HubSpot's search budget is 4 requests per second per token
 //! (`vendor-specs/NOTES.md` §1.2) and the change-feed poller searches too, so the refresher
-//! paces itself below it.
+//! searches through the daemon's one HubSpot client and shares its search pace (4 per second,
+//! `HubSpotConfig::search_requests_per_second`).
 //!
 //! Out of office: HubSpot's users object (`/crm/v3/objects/users`, HubSpot CRM Users API
 //! guide, https://developers.hubspot.com/docs/api/crm/users) carries `hs_availability_status`,
@@ -37,10 +37,6 @@ pub struct RoutingInputsConfig {
     /// Seconds between two reads of the inputs (on the daemon's clock); default 300.
     #[serde(default = "default_refresh_s")]
     pub refresh_s: u64,
-    /// CRM searches per second the refresher allows itself (default 1; HubSpot allows 4 per
-    /// token for every search of the daemon together).
-    #[serde(default = "default_searches_per_second")]
-    pub searches_per_second: u32,
     /// `hs_lead_status` values that count as an open lead (default NEW, OPEN, IN_PROGRESS).
     #[serde(default = "default_open_statuses")]
     pub open_statuses: Vec<String>,
@@ -53,7 +49,6 @@ impl Default for RoutingInputsConfig {
     fn default() -> Self {
         Self {
             refresh_s: default_refresh_s(),
-            searches_per_second: default_searches_per_second(),
             open_statuses: default_open_statuses(),
             out_of_office: None,
         }
@@ -79,9 +74,6 @@ pub struct OutOfOfficeField {
 fn default_refresh_s() -> u64 {
     300
 }
-fn default_searches_per_second() -> u32 {
-    1
-}
 fn default_open_statuses() -> Vec<String> {
     ["NEW", "OPEN", "IN_PROGRESS"].map(String::from).to_vec()
 }
@@ -93,9 +85,6 @@ fn default_email_property() -> String {
 pub fn check(c: &RoutingInputsConfig) -> Result<(), String> {
     if c.refresh_s == 0 {
         return Err("refresh_s: must be at least 1".into());
-    }
-    if c.searches_per_second == 0 {
-        return Err("searches_per_second: must be at least 1".into());
     }
     if c.open_statuses.is_empty() {
         return Err("open_statuses: list at least one hs_lead_status value".into());

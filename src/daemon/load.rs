@@ -13,8 +13,8 @@
 //!   reps of the rule set whose configured CRM field says "away" (see
 //!   `config/routing_inputs.rs` for the field), when one is configured.
 //!
-//! Searches are paced by the client (HubSpot's search budget is per token and shared with the
-//! change-feed poller, so the daemon's own client for this runs at `searches_per_second`). A
+//! Searches go through the daemon's one HubSpot client (`Vendors::search`), so they share its
+//! search pace with the change-feed poller: HubSpot's search budget is per token. A
 //! failed read (429 after the client's retries, 5xx, timeout) writes nothing: the previous
 //! value stays, its age shows the staleness, and a warning is logged. Counted in
 //! `handoff_routing_input_refreshes_total{input="load"|"out_of_office", outcome="ok"|"failed"}`.
@@ -32,7 +32,6 @@ use handoff_hubspot::HubSpotClient;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Flow-state key of the load snapshot ([`LoadSnapshot`] JSON).
@@ -266,34 +265,6 @@ impl Refresher {
                 }
                 _ => return Ok(emails),
             }
-        }
-    }
-}
-
-/// The refresher's own HubSpot client, from the config's `hubspot` section, paced at
-/// `routing_inputs.searches_per_second`; `None` (with a warning) when the token does not
-/// resolve.
-pub fn client_from_config(loaded: &Loaded) -> Option<Arc<dyn CrmSearch>> {
-    let c = &loaded.config;
-    let token = match c.hubspot.token.resolve(&loaded.path, "hubspot.token") {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(error = %e, "routing inputs: no HubSpot token; load and out-of-office are not read");
-            return None;
-        }
-    };
-    let mut hs = handoff_hubspot::HubSpotConfig::new(
-        c.hubspot.base_url.clone(),
-        token,
-        secrecy::SecretString::from(String::new()),
-    );
-    hs.search_requests_per_second = c.lead_handoff.routing_inputs.searches_per_second.max(1);
-    hs.timeout_ms = Duration::from_secs(30).as_millis() as u64;
-    match HubSpotClient::new(&hs) {
-        Ok(client) => Some(Arc::new(client)),
-        Err(e) => {
-            tracing::warn!(error = %e, "routing inputs: cannot build a HubSpot client");
-            None
         }
     }
 }

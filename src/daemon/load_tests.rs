@@ -8,6 +8,7 @@ use crate::flows::owners::Owner;
 use handoff_connector::emulator::Fault;
 use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
 use serde_json::{json, Map, Value};
+use std::time::Duration;
 
 const T0: i64 = 1_780_000_000_000;
 

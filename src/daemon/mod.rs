@@ -38,6 +38,10 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone)]
 pub struct Vendors {
     pub crm: Arc<dyn CrmRead>,
+    /// CRM search for the routing-input refresher ([`load::Refresher`]): the same HubSpot
+    /// client as `crm` and `feed`, so every search shares one pace (HubSpot's search limit is
+    /// per token).
+    pub search: Arc<dyn load::CrmSearch>,
     pub feed: Arc<dyn ChangeFeed>,
     pub hubspot_webhooks: Arc<dyn WebhookSource>,
     pub slack_interactions: Arc<dyn WebhookSource>,
@@ -79,20 +83,6 @@ pub async fn run_with_clock(
     listeners: Listeners,
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
-) -> Result<(), DaemonError> {
-    run_with_search(loaded, vendors, listeners, shutdown, clock, None).await
-}
-
-/// [`run_with_clock`], with the CRM search client the routing-input refresher
-/// ([`load::Refresher`]) reads load and out of office through; `None` builds one from the
-/// config's `hubspot` section (its own search pacing, `routing_inputs.searches_per_second`).
-pub async fn run_with_search(
-    loaded: Loaded,
-    vendors: Vendors,
-    listeners: Listeners,
-    shutdown: CancellationToken,
-    clock: Arc<dyn Clock>,
-    search: Option<Arc<dyn load::CrmSearch>>,
 ) -> Result<(), DaemonError> {
     let cfg = loaded.config.clone();
     let store = Store::open(&cfg.state_dir)?;
@@ -201,17 +191,15 @@ pub async fn run_with_search(
         .clone()
         .filter(|_| load::Refresher::wanted(&loaded))
     {
-        if let Some(crm) = search.or_else(|| load::client_from_config(&loaded)) {
-            let refresher = load::Refresher {
-                store: store.clone(),
-                crm,
-                config: cfg.lead_handoff.routing_inputs.clone(),
-                rules,
-                owners: owners.clone(),
-                clock: clock.clone(),
-            };
-            tasks.spawn(refresher.run(stop_work.clone()));
-        }
+        let refresher = load::Refresher {
+            store: store.clone(),
+            crm: vendors.search.clone(),
+            config: cfg.lead_handoff.routing_inputs.clone(),
+            rules,
+            owners: owners.clone(),
+            clock: clock.clone(),
+        };
+        tasks.spawn(refresher.run(stop_work.clone()));
     }
     tasks.spawn(crate::report::metrics::run_refresher(
         store.clone(),

@@ -114,6 +114,7 @@ pub fn build_with_mailer(
     let asana = AsanaClient::new(&s.asana).map_err(ConnectorError::from)?;
     Ok(Vendors {
         crm: Arc::new(HubSpotCrm(hubspot.clone())),
+        search: Arc::new(hubspot.clone()),
         feed: Arc::new(HubSpotFeed::new(hubspot.clone(), &s.hubspot)),
         hubspot_webhooks: Arc::new(HubSpotWebhooks::new(s.hubspot.client_secret.clone())),
         slack_interactions: Arc::new(SlackInteractions {

@@ -213,19 +213,16 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = db_dir.clone();
     let settings = local.settings(&loaded.config);
-    let search: Arc<dyn daemon::load::CrmSearch> =
-        Arc::new(handoff_hubspot::HubSpotClient::new(&settings.hubspot)?);
     let vendors = vendors::build_with_mailer(settings, vendors::mailer(&loaded)?)?;
 
     let clock = SimClock::new(sim::START_MS, sim::speed_for(args.replay_seconds));
     let stop_daemon = CancellationToken::new();
-    let daemon_task = tokio::spawn(daemon::run_with_search(
+    let daemon_task = tokio::spawn(daemon::run_with_clock(
         loaded,
         vendors,
         Listeners { public, admin },
         stop_daemon.clone(),
         Arc::new(clock.clone()),
-        Some(search),
     ));
     let admin_client = crate::admin_client::AdminClient::new(admin_addr, PathBuf::new());
     wait_ready(&daemon_url).await?;
