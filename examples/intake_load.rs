@@ -488,9 +488,15 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = state.path().join("handoff");
     // Contacts reach the daemon through this generator's webhooks only, not the poller.
-    loaded.config.hubspot.poll.objects = vec!["companies".into()];
+    let handoff::config::CrmSection::HubSpot(crm) = &mut loaded.config.crm;
+    for source in &mut crm.changes {
+        if let handoff_connector::ChangeSource::Poll(poll) = source {
+            poll.objects = vec!["companies".into()];
+        }
+    }
     let secret = local.hubspot_client_secret();
-    let vendors = vendors::build(local.settings(&loaded.config))?;
+    local.configure(&mut loaded.config, state.path())?;
+    let vendors = vendors::from_config(&loaded)?;
     let stop_daemon = CancellationToken::new();
     let daemon_task = tokio::spawn(daemon::run(
         loaded,

@@ -6,12 +6,12 @@ use serde::Serialize;
 /// A record's audit trail, for `handoff audit`.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct AuditReport {
-    /// The record keys found (`hubspot:contacts:42`); a bare id may match several types.
+    /// The record keys found (`system:object:id`); a bare id may match several types.
     pub records: Vec<String>,
     pub entries: Vec<AuditEntry>,
 }
 
-/// The trail of `record`: a full key (`hubspot:contacts:42`) or a bare id (`42`).
+/// The trail of `record`: a full key (`system:object:id`) or a bare id (`42`).
 pub fn audit_report(store: &Store, record: &str) -> Result<AuditReport, StateError> {
     let records = if record.contains(':') {
         vec![record.to_string()]

@@ -135,6 +135,7 @@ enum Command {
         json: bool,
     },
     /// Serve one vendor's emulator standalone.
+    #[cfg(feature = "emulators")]
     Emulate {
         vendor: handoff::emulate::Vendor,
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -142,11 +143,12 @@ enum Command {
         /// Dataset folder to seed from (the sandbox's data layout).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Where to write the emulator's objects as JSON on shutdown (and on `POST /_emulator/dump`).
+        /// Where to write the emulator's objects as JSON on shutdown (and on SIGUSR1).
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
     /// Run the daemon against in-process emulators seeded with real CRM data.
+    #[cfg(feature = "emulators")]
     Sandbox(handoff::sandbox::SandboxArgs),
 }
 
@@ -430,8 +432,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 .map(|r| handoff::routing::RuleSet::load(r))
                 .collect::<Result<Vec<_>, _>>()?;
             let mapping = handoff::mapping::Mapping::load(&mapping).map_err(ConfigError::from)?;
-            let report =
-                handoff::routing::backtest::run(&sets, &input, &mapping, moment(at.as_deref())?)?;
+            let system = mapping.source().system.clone();
+            let as_record = |p: &handoff_connector::Person| config::lead_record(&system, p);
+            let report = handoff::routing::backtest::run(
+                &sets,
+                &input,
+                &mapping,
+                &as_record,
+                moment(at.as_deref())?,
+            )?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -485,6 +494,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "emulators")]
         Command::Emulate {
             vendor,
             listen,
@@ -495,6 +505,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             handoff::emulate::run(vendor, listen, data, state_dir).await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "emulators")]
         Command::Sandbox(args) => {
             let summary = handoff::sandbox::run(args).await?;
             Ok(if summary.ok() {

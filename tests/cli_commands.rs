@@ -32,19 +32,23 @@ admin_listen: 127.0.0.1:0
 public_url: http://127.0.0.1:1/
 state_dir: state
 mappings_dir: {}
-hubspot:
+crm:
+  type: hubspot
   token: {{ env: T_HS_TOKEN }}
   client_secret: {{ env: T_HS_SECRET }}
   portal_id: 62515
-slack:
-  bot_token: {{ env: T_SL_TOKEN }}
-  signing_secret: {{ env: T_SL_SECRET }}
-asana:
+pm:
+  type: asana
   token: {{ env: T_AS_TOKEN }}
   workspace_gid: "1"
   team_gid: "2"
+slack:
+  bot_token: {{ env: T_SL_TOKEN }}
+  signing_secret: {{ env: T_SL_SECRET }}
 lead_handoff:
   mapping: hubspot-contact-to-lead
+  update_mapping: lead-to-hubspot-contact
+  account_mapping: hubspot-company-to-account
   default_team: West
   teams:
     - name: West
@@ -52,8 +56,9 @@ lead_handoff:
       countries: [US]
 closed_won:
   mapping: hubspot-deal-to-onboarding
+  case_mapping: onboarding-to-hubspot-ticket
   tiers:
-    - {{ name: Starter, min_amount: 0, asana_template: "T" }}
+    - {{ name: Starter, min_amount: 0, project_template: "T" }}
   csm_pool: [c@example.com]
 "#,
         mappings.display()
@@ -62,6 +67,14 @@ closed_won:
         "state_dir: state",
         &format!("state_dir: {}", dir.join("state").display()),
     )
+}
+
+/// The 1-based line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle")
+        + 1
 }
 
 /// Writes `text` as `name` in `dir`; returns the file name.
@@ -78,7 +91,8 @@ fn validate_and_run_refuse_bad_config_semantics_with_file_line_column() {
     let ok = handoff(&["validate", "--config", &write(d, "good.yaml", &good)], d);
     assert!(ok.status.success(), "{}", stderr(&ok));
 
-    // (c) default_team naming no team: line 19 column 17 of the file.
+    // (c) default_team naming no team: its line, column 17.
+    let line = line_of(&good, "default_team: West");
     let team = write(
         d,
         "team.yaml",
@@ -88,7 +102,7 @@ fn validate_and_run_refuse_bad_config_semantics_with_file_line_column() {
     assert_eq!(out.status.code(), Some(64));
     let err = stderr(&out);
     assert!(
-        err.contains("team.yaml:19:17: lead_handoff.default_team"),
+        err.contains(&format!("team.yaml:{line}:17: lead_handoff.default_team")),
         "{err}"
     );
 
@@ -126,7 +140,11 @@ fn validate_and_run_refuse_bad_config_semantics_with_file_line_column() {
     );
     let out = handoff(&["run", "--config", &run_bad], d);
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
-    assert!(stderr(&out).contains("run.yaml:19:17"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("run.yaml:{line}:17")),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("cannot bind"));
 }
 
@@ -135,7 +153,8 @@ fn validate_reports_yaml_syntax_and_unknown_keys_as_file_line_column() {
     let dir = tempfile::TempDir::new().unwrap();
     let d = dir.path();
     let good = good_config(d, &mappings_dir());
-    // (a) syntax error on line 9, column 14.
+    // (a) syntax error on portal_id's line, column 14.
+    let line = line_of(&good, "portal_id: 62515");
     let syntax = write(
         d,
         "syntax.yaml",
@@ -144,11 +163,11 @@ fn validate_reports_yaml_syntax_and_unknown_keys_as_file_line_column() {
     let out = handoff(&["validate", "--config", &syntax], d);
     assert_eq!(out.status.code(), Some(64));
     assert!(
-        stderr(&out).contains("syntax.yaml:9:14"),
+        stderr(&out).contains(&format!("syntax.yaml:{line}:14")),
         "{}",
         stderr(&out)
     );
-    // (b) unknown key `portl` under hubspot, line 10 column 3.
+    // (b) unknown key `portl` under crm, the next line, column 3.
     let unknown = write(
         d,
         "unknown.yaml",
@@ -158,7 +177,7 @@ fn validate_reports_yaml_syntax_and_unknown_keys_as_file_line_column() {
     assert_eq!(out.status.code(), Some(64));
     let err = stderr(&out);
     assert!(
-        err.contains("unknown.yaml:10:3") && err.contains("hubspot.portl"),
+        err.contains(&format!("unknown.yaml:{}:3", line + 1)) && err.contains("crm.portl"),
         "{err}"
     );
 }

@@ -11,13 +11,12 @@ mod common;
 mod flow_support;
 
 use common::*;
-use flow_support::{contact_change, flows_with_rules, ms, FakeCrm};
+use flow_support::{contact_change, fake_crm, flows_with_rules, ms};
 use handoff::flows::owners::Owner;
 use handoff::flows::{Env, Flows};
 use handoff::state::{Completion, Store};
 use handoff_connector::{Change, Record};
 use serde_json::{json, Value};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -262,7 +261,7 @@ async fn a_lead_for_a_closed_pool_is_deferred_with_a_durable_timer() {
         .expect("a scheduled timer");
     assert_eq!(timer.due_ms, until_ms);
     assert_eq!(timer.kind, "lead_deferred");
-    assert_eq!(timer.payload, json!({"object_type": "contacts", "id": id}));
+    assert_eq!(timer.payload, json!({"id": id}));
     assert!(store.saga(&format!("lead:{record}")).unwrap().is_none());
 }
 
@@ -322,7 +321,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
         })),
         associations: Default::default(),
     };
-    let crm = FakeCrm::new([contact.clone()], vec![erin.clone()]);
+    let crm = fake_crm([contact.clone()], vec![erin.clone()]);
 
     // Saturday afternoon: East is closed → deferred to Monday 08:00 New York (13:00 UTC).
     let saturday = ms("2026-11-21T15:00:00Z");
@@ -359,11 +358,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
     };
     let (timer_change, second) = process_next(&flows, &env, &store).await;
     assert_eq!(timer_change.object_type, "timer");
-    assert_eq!(
-        crm.reads.load(Ordering::SeqCst),
-        1,
-        "the contact is read fresh"
-    );
+    assert_eq!(crm.reads(), 1, "the contact is read fresh");
     assert_eq!(second.sagas.len(), 1);
     let saga = store
         .saga("lead:hubspot:contacts:42")
@@ -371,7 +366,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
         .expect("saga");
     assert_eq!(saga.steps[0].name, "assign_owner");
     assert_eq!(
-        saga.steps[0].action["properties"]["hubspot_owner_id"],
+        saga.steps[0].action["fields"]["hubspot_owner_id"],
         json!(erin.id)
     );
     assert!(saga.steps.iter().any(|s| s.name == "notify_owner"));
@@ -390,7 +385,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
         .await
         .unwrap();
     assert!(again.sagas.is_empty() && again.audit.is_empty() && again.timers.is_empty());
-    assert_eq!(crm.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(crm.reads(), 1);
     let state: Value = store.get_json("routing:state").unwrap().unwrap();
     assert_eq!(state["counts"]["erin.east@example.com"]["day_count"], 1);
 }

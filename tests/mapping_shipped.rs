@@ -20,18 +20,65 @@ fn lead_mapping() -> Mapping {
 }
 
 #[test]
-fn every_shipped_mapping_parses() {
+fn every_shipped_mapping_parses_and_reads_or_writes_one_crm() {
     let all = load_dir(&mappings_dir()).unwrap_or_else(|e| panic!("{e}"));
-    let mut names: Vec<&str> = all.iter().map(Mapping::name).collect();
-    names.sort_unstable();
-    assert_eq!(
-        names,
-        ["hubspot-contact-to-lead", "hubspot-deal-to-onboarding"]
-    );
+    assert!(all.len() >= 5, "{all:?}");
     for m in &all {
-        assert_eq!(m.source().system, "hubspot");
-        assert_eq!(m.target().system, "handoff");
+        let (from, to) = (m.source().system.as_str(), m.target().system.as_str());
+        assert!(
+            (from == "handoff") != (to == "handoff"),
+            "{}: exactly one side is handoff ({from} → {to})",
+            m.name()
+        );
+        let crm = if from == "handoff" { to } else { from };
+        assert!(
+            m.name().contains(crm),
+            "{}: the name says which CRM it is for",
+            m.name()
+        );
     }
+}
+
+fn mapping(name: &str) -> Mapping {
+    Mapping::load(&mappings_dir().join(format!("{name}.yaml"))).unwrap()
+}
+
+#[test]
+fn the_hubspot_lead_update_mapping_writes_only_what_handoff_decided() {
+    let m = mapping("lead-to-hubspot-contact");
+    let assign = m.apply(&json!({"owner_id": "77", "status": "assigned"}));
+    assert!(assign.passed());
+    assert_eq!(
+        Value::Object(assign.record),
+        json!({"hubspot_owner_id": "77", "hs_lead_status": "NEW"})
+    );
+    let owner_only = m.apply(&json!({"owner_id": "78"}));
+    assert_eq!(
+        Value::Object(owner_only.record),
+        json!({"hubspot_owner_id": "78"})
+    );
+    let nurture = m.apply(&json!({"status": "nurture", "nurture_reason": "invalid_phone"}));
+    assert_eq!(
+        Value::Object(nurture.record),
+        json!({"hs_lead_status": "UNQUALIFIED", "handoff_nurture_reason": "invalid_phone"})
+    );
+    let claimed = m.apply(&json!({"status": "working"}));
+    assert_eq!(
+        Value::Object(claimed.record),
+        json!({"hs_lead_status": "IN_PROGRESS"})
+    );
+}
+
+#[test]
+fn the_hubspot_deal_mapping_says_won_only_for_the_won_stage() {
+    let m = mapping("hubspot-deal-to-onboarding");
+    let deal = |stage: &str| json!({"id": "9", "properties": {"dealname": "D", "amount": "100", "dealstage": stage}});
+    assert_eq!(m.apply(&deal("closedwon")).record["won"], "true");
+    assert_eq!(m.apply(&deal("closedlost")).record["won"], "false");
+    assert_eq!(
+        m.apply(&deal("appointmentscheduled")).record["won"],
+        "false"
+    );
 }
 
 #[test]

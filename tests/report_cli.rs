@@ -57,7 +57,7 @@ async fn fill(store: &Store) {
     for id in ["1", "3"] {
         let lead = LeadState {
             record_key: format!("hubspot:contacts:{id}"),
-            contact_id: id.into(),
+            record_id: id.into(),
             owner_id: "7".into(),
             owner_email: "a@x.com".into(),
             team: Some("West".into()),

@@ -66,7 +66,7 @@ fn touch(
 fn lead(record: &str, owner: &str, team: &str, status: LeadStatus) -> LeadState {
     LeadState {
         record_key: format!("hubspot:contacts:{record}"),
-        contact_id: record.into(),
+        record_id: record.into(),
         owner_id: "1".into(),
         owner_email: owner.into(),
         team: Some(team.into()),

@@ -66,7 +66,7 @@ async fn refresher_sets_the_gauges_and_keeps_them_fresh() {
         .unwrap();
     let lead = LeadState {
         record_key: "hubspot:contacts:1".into(),
-        contact_id: "1".into(),
+        record_id: "1".into(),
         owner_id: "7".into(),
         owner_email: "a@x.com".into(),
         team: Some("West".into()),

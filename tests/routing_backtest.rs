@@ -37,6 +37,11 @@ fn mapping() -> Mapping {
     Mapping::load(&root().join("mappings/hubspot-contact-to-lead.yaml")).unwrap()
 }
 
+/// Rows as HubSpot contacts (the shipped lead mapping reads HubSpot).
+fn hubspot(p: &handoff_connector::Person) -> Option<handoff_connector::Record> {
+    handoff::config::lead_record("hubspot", p)
+}
+
 fn run_both() -> BacktestReport {
     let a = RuleSet::parse(&example_text(), "routing.yaml").unwrap();
     // Variant: the new West rep gets a full share, and EMEA leads go by load.
@@ -52,7 +57,7 @@ fn run_both() -> BacktestReport {
         );
     let b = RuleSet::parse(&b_text, "routing-b.yaml").unwrap();
     let csv = root().join("tests/data/datablist-customers/customers-10000.csv");
-    backtest::run(&[a, b], &csv, &mapping(), now()).unwrap_or_else(|e| panic!("{e}"))
+    backtest::run(&[a, b], &csv, &mapping(), &hubspot, now()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn check_totals(r: &RuleSetResult, qualified: usize) {
@@ -193,8 +198,8 @@ fn backtest_state_carries_forward_like_routing_one_by_one() {
     // One rule set: the result equals routing the same leads by hand with carried state.
     let a = RuleSet::parse(&example_text(), "routing.yaml").unwrap();
     let csv = root().join("tests/data/datablist-customers/customers-10000.csv");
-    let r1 = backtest::run(std::slice::from_ref(&a), &csv, &mapping(), now()).unwrap();
-    let r2 = backtest::run(&[a], &csv, &mapping(), now()).unwrap();
+    let r1 = backtest::run(std::slice::from_ref(&a), &csv, &mapping(), &hubspot, now()).unwrap();
+    let r2 = backtest::run(&[a], &csv, &mapping(), &hubspot, now()).unwrap();
     assert!(r1.diff.is_none());
     assert_eq!(
         r1.results[0].leads, r2.results[0].leads,
@@ -221,7 +226,7 @@ fn backtest_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "Index,Name\n1,x\n").unwrap();
-    let e = backtest::run(std::slice::from_ref(&a), &bad, &mapping(), now()).unwrap_err();
+    let e = backtest::run(std::slice::from_ref(&a), &bad, &mapping(), &hubspot, now()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -232,7 +237,7 @@ fn backtest_errors() {
         ),
         "{e}"
     );
-    let e = backtest::run(&[], &bad, &mapping(), now()).unwrap_err();
+    let e = backtest::run(&[], &bad, &mapping(), &hubspot, now()).unwrap_err();
     assert_eq!(e.to_string(), "backtest takes one or two rule sets, got 0");
 }
 
@@ -243,7 +248,7 @@ fn backtest_full_copy() {
     let csv = root().join("../shared/datasets/datablist-customers/customers-10000.csv");
     let a = RuleSet::parse(&example_text(), "examples/routing.yaml").unwrap();
     let started = std::time::Instant::now();
-    let report = backtest::run(&[a], &csv, &mapping(), now()).unwrap();
+    let report = backtest::run(&[a], &csv, &mapping(), &hubspot, now()).unwrap();
     check_totals(&report.results[0], report.gates.passed);
     println!("{}", backtest::render_text(&report));
     println!("routed in {:?}", started.elapsed());

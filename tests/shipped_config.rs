@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use handoff::config::{self, Config, LogFormat, SecretRef};
+use handoff::config::{self, Config, CrmSection, LogFormat, PmSection, SecretRef};
 use handoff::mapping::{load_dir, Mapping};
 
 /// Where systemd puts `LoadCredential=` files for `handoff.service`.
@@ -42,12 +42,14 @@ fn unit_values(key: &str) -> Vec<String> {
 
 /// Every secret of the config, by field name.
 fn secrets(c: &Config) -> Vec<(&'static str, &SecretRef)> {
+    let CrmSection::HubSpot(crm) = &c.crm;
+    let PmSection::Asana(pm) = &c.pm;
     vec![
-        ("hubspot.token", &c.hubspot.token),
-        ("hubspot.client_secret", &c.hubspot.client_secret),
+        ("crm.token", &crm.token),
+        ("crm.client_secret", &crm.client_secret),
         ("slack.bot_token", &c.slack.bot_token),
         ("slack.signing_secret", &c.slack.signing_secret),
-        ("asana.token", &c.asana.token),
+        ("pm.token", &pm.token),
     ]
 }
 
@@ -90,9 +92,11 @@ fn shipped_config_parses_with_production_settings() {
         "HubSpot posts webhooks to https only"
     );
     assert_eq!(c.log.format, LogFormat::Json);
-    assert_eq!(c.hubspot.base_url.as_str(), "https://api.hubapi.com/");
+    let CrmSection::HubSpot(crm) = &c.crm;
+    let PmSection::Asana(pm) = &c.pm;
+    assert_eq!(crm.base_url.as_str(), "https://api.hubapi.com/");
     assert_eq!(c.slack.base_url.as_str(), "https://slack.com/api/");
-    assert_eq!(c.asana.base_url.as_str(), "https://app.asana.com/api/1.0/");
+    assert_eq!(pm.base_url.as_str(), "https://app.asana.com/api/1.0/");
     for (field, secret) in secrets(&c) {
         assert!(
             secret.env.is_none(),
@@ -163,16 +167,18 @@ fn shipped_config_loads_and_resolves_secrets_from_credential_files() {
     let path = relocated_copy(dir.path(), Some(&creds));
 
     let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let mut names: Vec<&str> = loaded.mappings.iter().map(Mapping::name).collect();
-    names.sort_unstable();
-    assert_eq!(
-        names,
-        ["hubspot-contact-to-lead", "hubspot-deal-to-onboarding"]
-    );
+    let names: Vec<&str> = loaded.mappings.iter().map(Mapping::name).collect();
+    for named in [
+        &loaded.config.lead_handoff.mapping,
+        &loaded.config.lead_handoff.update_mapping,
+        &loaded.config.lead_handoff.account_mapping,
+        &loaded.config.closed_won.mapping,
+        &loaded.config.closed_won.case_mapping,
+    ] {
+        assert!(names.contains(&named.value.as_str()), "{}", named.value);
+    }
     for (field, secret) in secrets(&loaded.config) {
-        let value = secret
-            .resolve(&path, field)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let value = config::secret(secret, &path, field).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             secrecy::ExposeSecret::expose_secret(&value),
             format!("test-value-of-{field}"),
@@ -196,7 +202,7 @@ fn missing_credential_names_the_field_and_file_not_a_value() {
         Ok(_) => panic!("secrets resolved from an empty folder"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("hubspot.token"), "{err}");
+    assert!(err.contains("crm.token"), "{err}");
     assert!(err.contains("hubspot-token"), "{err}");
 }
 

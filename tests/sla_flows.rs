@@ -5,7 +5,7 @@
 
 mod flow_support;
 
-use flow_support::{contact_change, flows_with_rules, ms, owner, FakeCrm};
+use flow_support::{contact_change, fake_crm, flows_with_rules, ms, owner};
 use handoff::flows::lead_state::{self, LeadState, LeadStatus};
 use handoff::flows::{Env, FlowError, Flows};
 use handoff::state::{Store, Timer};
@@ -70,7 +70,7 @@ const KEY: &str = "hubspot:contacts:42";
 fn open_state(assignments: u32, owner_email: &str) -> LeadState {
     LeadState {
         record_key: KEY.into(),
-        contact_id: "42".into(),
+        record_id: "42".into(),
         owner_id: "1".into(),
         owner_email: owner_email.into(),
         team: Some("NY".into()),
@@ -101,7 +101,7 @@ async fn a_lead_routed_before_the_dst_weekend_is_due_on_monday_in_business_time(
     let store = Store::open(dir.path()).unwrap();
     let flows = flows(&rules("ann@example.com, bob@example.com"));
     let c = contact();
-    let crm = FakeCrm::new([c.clone()], vec![]);
+    let crm = fake_crm([c.clone()], vec![]);
     // Friday 2026-10-30 16:58 EDT; the clocks go back on Sunday 2026-11-01.
     let now = ms("2026-10-30T20:58:00Z");
     let env = Env {
@@ -156,7 +156,7 @@ async fn stale_timers_do_nothing() {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let flows = flows(&rules("ann@example.com, bob@example.com"));
-    let crm = FakeCrm::new([contact()], vec![]);
+    let crm = fake_crm([contact()], vec![]);
     let now = ms("2026-11-24T16:00:00Z");
     let env = Env {
         store: &store,
@@ -203,7 +203,7 @@ async fn a_reassignment_goes_to_the_fallback_then_recycles_when_nobody_is_left()
     let store = Store::open(dir.path()).unwrap();
     // Ann is the team's only rep: excluded, so the rule set's fallback owner is next.
     let flows = flows(&rules("ann@example.com"));
-    let crm = FakeCrm::new([contact()], vec![]);
+    let crm = fake_crm([contact()], vec![]);
     let now = ms("2026-11-24T15:15:00Z");
     let env = Env {
         store: &store,
@@ -225,7 +225,7 @@ async fn a_reassignment_goes_to_the_fallback_then_recycles_when_nobody_is_left()
     assert_eq!(moved.detail["to_owner_email"], "boss@example.com");
     assert_eq!(moved.detail["assignment"], 2);
     assert_eq!(
-        c.sagas[0].steps[0].action["properties"]["hubspot_owner_id"],
+        c.sagas[0].steps[0].action["fields"]["hubspot_owner_id"],
         "9"
     );
     assert!(c
@@ -256,7 +256,7 @@ async fn a_reassignment_goes_to_the_fallback_then_recycles_when_nobody_is_left()
     assert_eq!(recycled.detail["reason"], "sla_expired");
     assert_eq!(recycled.detail["by"], "sla");
     assert_eq!(
-        c.sagas[0].steps[0].action["properties"]["handoff_nurture_reason"],
+        c.sagas[0].steps[0].action["fields"]["handoff_nurture_reason"],
         "sla_expired"
     );
     let state: LeadState = serde_json::from_value(c.state[0].1.clone()).unwrap();
@@ -268,7 +268,7 @@ async fn an_unknown_reject_reason_is_a_bad_record() {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let flows = flows(&rules("ann@example.com"));
-    let crm = FakeCrm::new([contact()], vec![]);
+    let crm = fake_crm([contact()], vec![]);
     let env = Env {
         store: &store,
         crm: &crm,

@@ -9,14 +9,15 @@
 //!
 //! The keys are in `schema.rs`, secret references in `secret.rs`; this module loads and checks.
 
+mod connectors;
 pub mod ownership;
 pub mod routing_inputs;
 mod schema;
-mod secret;
 mod smtp;
 
+pub use connectors::{lead_record, CrmSection, FieldsByObject, PmSection, CRM_TYPES, PM_TYPES};
+pub use handoff_connector::SecretRef;
 pub use schema::*;
-pub use secret::SecretRef;
 pub use smtp::{
     compile_after_hours, AckTemplate, AfterHoursConfig, RenderedAck, SmtpConfig, SmtpTls,
     TemplateError, ACK_EXTRA_PLACEHOLDERS,
@@ -56,6 +57,19 @@ pub enum ConfigError {
     Mapping(#[from] crate::mapping::MappingError),
 }
 
+/// Reads the secret `r` names; errors name the config file and `field`, never the value.
+pub fn secret(
+    r: &SecretRef,
+    config: &Path,
+    field: &str,
+) -> Result<secrecy::SecretString, ConfigError> {
+    r.resolve().map_err(|e| ConfigError::Secret {
+        path: config.to_path_buf(),
+        field: field.to_string(),
+        message: e.to_string(),
+    })
+}
+
 /// A loaded, checked configuration with its mappings.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -72,6 +86,37 @@ impl Loaded {
     /// The routing rules of `lead_handoff.rules`, when configured (compiled at [`load`]).
     pub fn rules(&self) -> Option<&crate::routing::RuleSet> {
         self.rules.as_deref()
+    }
+
+    /// The fields to read from the CRM, by object: every `properties.<field>` the inbound
+    /// mappings (lead, account, activity, deal) read from that object. The connectors read
+    /// these (plus what they need themselves) on every poll and read.
+    pub fn fields_by_object(&self) -> FieldsByObject {
+        let c = &self.config;
+        let mut names = vec![
+            &c.lead_handoff.mapping,
+            &c.lead_handoff.account_mapping,
+            &c.closed_won.mapping,
+        ];
+        names.extend(c.lead_handoff.activity_mapping.as_ref());
+        let mut out = FieldsByObject::new();
+        for name in names {
+            let Some(m) = self.mappings.iter().find(|m| m.name() == name.value) else {
+                continue;
+            };
+            let fields: &mut Vec<String> = out.entry(m.source().object.clone()).or_default();
+            for f in m.source_fields() {
+                if !fields.contains(&f) {
+                    fields.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Loaded::fields_by_object`] of one object (empty: no mapping reads it).
+    pub fn fields_for(&self, object: &str) -> Vec<String> {
+        self.fields_by_object().remove(object).unwrap_or_default()
     }
 
     /// The mapping named `name` (checked to exist at load).
@@ -210,17 +255,32 @@ fn routing_error(
 }
 
 fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
-    let schedule = &c.hubspot.poll.schedule;
-    if let Err(e) = schedule.value.parse::<cron::Schedule>() {
-        return Err(invalid(
-            path,
-            schedule,
-            "hubspot.poll.schedule",
-            format!(
-                "`{}` is not a cron schedule (six fields, seconds first, e.g. `0 */5 * * * *`): {e}",
-                schedule.value
-            ),
-        ));
+    for (moved, old, new) in [
+        (&c.moved_hubspot, "hubspot", "crm:` with `type: hubspot"),
+        (&c.moved_asana, "asana", "pm:` with `type: asana"),
+    ] {
+        if let Some(at) = moved {
+            return Err(invalid(
+                path,
+                at,
+                old,
+                format!("`{old}:` moved: write `{new}` as its first key (see the README, Configuration)"),
+            ));
+        }
+    }
+    if let Some(poll) = handoff_connector::ChangeSource::poll(c.crm.changes()) {
+        let schedule = &poll.schedule;
+        if let Err(e) = schedule.value.parse::<cron::Schedule>() {
+            return Err(invalid(
+                path,
+                schedule,
+                "crm.changes.poll.schedule",
+                format!(
+                    "`{}` is not a cron schedule (six fields, seconds first, e.g. `0 */5 * * * *`): {e}",
+                    schedule.value
+                ),
+            ));
+        }
     }
     let lead = &c.lead_handoff;
     let default_team = &lead.default_team;
@@ -270,10 +330,38 @@ fn check_mappings(
     mappings: &[crate::mapping::Mapping],
     path: &Path,
 ) -> Result<(), ConfigError> {
-    for (field, name) in [
-        ("lead_handoff.mapping", &c.lead_handoff.mapping),
+    let lead = &c.lead_handoff;
+    let mut names = vec![
+        ("lead_handoff.mapping", &lead.mapping),
+        ("lead_handoff.update_mapping", &lead.update_mapping),
+        ("lead_handoff.account_mapping", &lead.account_mapping),
         ("closed_won.mapping", &c.closed_won.mapping),
-    ] {
+        ("closed_won.case_mapping", &c.closed_won.case_mapping),
+    ];
+    if let Some(activity) = &lead.activity_mapping {
+        names.push(("lead_handoff.activity_mapping", activity));
+    }
+    let system = c.crm.system();
+    for (field, name) in names {
+        if let Some(m) = mappings.iter().find(|m| m.name() == name.value) {
+            let outbound = field.ends_with("update_mapping") || field.ends_with("case_mapping");
+            let (side, reads) = if outbound {
+                ("writes", m.target())
+            } else {
+                ("reads", m.source())
+            };
+            if reads.system != system {
+                return Err(invalid(
+                    path,
+                    name,
+                    field,
+                    format!(
+                        "mapping `{}` {side} {} records, but crm.type is {system}",
+                        name.value, reads.system
+                    ),
+                ));
+            }
+        }
         if !mappings.iter().any(|m| m.name() == name.value) {
             return Err(invalid(
                 path,
@@ -312,7 +400,12 @@ mod tests {
         let c = parse(BUNDLED, Path::new("handoff.yaml")).unwrap();
         assert_eq!(c.lead_handoff.teams.len(), 3);
         assert_eq!(c.closed_won.tiers.len(), 3);
-        assert_eq!(c.hubspot.poll.objects, ["companies", "contacts", "deals"]);
+        let poll = handoff_connector::ChangeSource::poll(c.crm.changes()).unwrap();
+        assert_eq!(poll.objects, ["companies", "contacts", "deals"]);
+        assert_eq!(
+            c.crm.system(),
+            c.lead_handoff.mapping.value.split('-').next().unwrap()
+        );
     }
 
     #[test]
@@ -327,7 +420,7 @@ mod tests {
             + 2;
         assert!(
             err.starts_with(&format!(
-                "handoff.yaml:{line}:3: hubspot.portal: unknown field `portal`"
+                "handoff.yaml:{line}:3: crm.portal: unknown field `portal`"
             )),
             "{err}"
         );
@@ -343,7 +436,7 @@ mod tests {
             .unwrap()
             + 1;
         assert!(err.starts_with(&format!("handoff.yaml:{line}:")), "{err}");
-        assert!(err.contains("hubspot.poll.schedule"), "{err}");
+        assert!(err.contains("crm.changes.poll.schedule"), "{err}");
         assert!(err.contains("every minute"), "{err}");
     }
 
@@ -360,21 +453,15 @@ mod tests {
 
     #[test]
     fn secrets_name_the_variable_never_a_value() {
-        let r = SecretRef {
-            env: Some("HANDOFF_TEST_SURELY_UNSET_VAR".into()),
-            file: None,
-        };
-        let err = r
-            .resolve(Path::new("handoff.yaml"), "hubspot.token")
+        let r = SecretRef::env("HANDOFF_TEST_SURELY_UNSET_VAR");
+        let err = secret(&r, Path::new("handoff.yaml"), "crm.token")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("HANDOFF_TEST_SURELY_UNSET_VAR") && err.contains("hubspot.token"));
+        assert!(err.contains("HANDOFF_TEST_SURELY_UNSET_VAR") && err.contains("crm.token"));
         let both = SecretRef {
             env: Some("A".into()),
             file: Some("/x".into()),
         };
-        assert!(both
-            .resolve(Path::new("h.yaml"), "slack.bot_token")
-            .is_err());
+        assert!(secret(&both, Path::new("h.yaml"), "slack.bot_token").is_err());
     }
 }

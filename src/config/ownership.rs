@@ -14,11 +14,14 @@
 //! ```
 //!
 //! Keys:
-//! * `systems` — system name → the HubSpot property-history `sourceType` values that are that
-//!   system's writes (`ValueWithTimestamp.sourceType` of `hubspot_owner_id`, e.g. `CRM_UI` for a
-//!   rep in the UI, `AUTOMATION_PLATFORM` for a workflow, `INTEGRATION` for an app's API call
-//!   such as handoff's own). Source types are upper-case words (`A-Z`, `0-9`, `_`); each belongs
-//!   to at most one system. A source type no system lists counts as the system `unknown`.
+//! * `systems` — system name → the writers of the owner field that are that system's: the
+//!   history entry's source type as the CRM connector reports it (HubSpot: the property
+//!   history's `sourceType`, e.g. `CRM_UI` for a rep in the UI, `AUTOMATION_PLATFORM` for a
+//!   workflow, `INTEGRATION` for an app's API call such as handoff's own; Salesforce: `USER`),
+//!   or a writer's id (Salesforce: the user id of another integration). An id match wins over a
+//!   type match. Entries are words (letters, digits, `_`); each belongs to at most one system.
+//!   A writer no system lists counts as the system `unknown`. Writes the connector knows are
+//!   handoff's own (Salesforce: by its integration user) are never judged.
 //! * `system_of_record` — ordered list of `{stages, system}`: at a lead whose mapped
 //!   `lifecycle_stage` is in `stages`, only `system` may change the owner. `system` must be a
 //!   key of `systems`; a stage may appear in one entry only. Stages no entry lists are not
@@ -76,7 +79,7 @@ pub struct StageOwner {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnershipConfig {
-    /// System name → HubSpot history `sourceType` values that are its writes.
+    /// System name → the source types and writer ids that are its writes.
     pub systems: BTreeMap<String, Vec<Spanned<String>>>,
     /// Which system owns the owner field, by lifecycle stage (the entry listing the stage).
     pub system_of_record: Vec<StageOwner>,
@@ -89,13 +92,25 @@ pub struct OwnershipConfig {
 pub const UNKNOWN_SYSTEM: &str = "unknown";
 
 impl OwnershipConfig {
-    /// The system a HubSpot history `sourceType` belongs to ([`UNKNOWN_SYSTEM`] if none).
+    /// The system a history `sourceType` belongs to ([`UNKNOWN_SYSTEM`] if none).
     pub fn system_of_source(&self, source_type: &str) -> &str {
         self.systems
             .iter()
             .find(|(_, types)| types.iter().any(|t| t.value == source_type))
             .map(|(name, _)| name.as_str())
             .unwrap_or(UNKNOWN_SYSTEM)
+    }
+
+    /// The system of a writer: the one listing its `source_id` (a Salesforce user id, a HubSpot
+    /// app id), else the one listing its `source_type`, else [`UNKNOWN_SYSTEM`].
+    pub fn system_of_writer(&self, source_id: Option<&str>, source_type: &str) -> &str {
+        let by_id = source_id.and_then(|id| {
+            self.systems
+                .iter()
+                .find(|(_, entries)| entries.iter().any(|t| t.value == id))
+                .map(|(name, _)| name.as_str())
+        });
+        by_id.unwrap_or_else(|| self.system_of_source(source_type))
     }
 
     /// The system of record at a lifecycle stage, if the stage is governed.
@@ -120,7 +135,7 @@ fn at<T>(path: &Path, node: &Spanned<T>, field: &str, message: String) -> Config
 
 impl OwnershipConfig {
     /// The cross-checks serde cannot do (`path` is the config file, for the error): source
-    /// types are upper-case words listed under one system each; every `system_of_record`
+    /// types and writer ids are words (letters, digits, `_`) listed under one system each; every `system_of_record`
     /// entry names a system of `systems` and at least one stage; no stage is listed twice.
     ///
     /// Errors: [`ConfigError::Invalid`] at the offending value's line and column.
@@ -132,14 +147,14 @@ impl OwnershipConfig {
                 let ok = !t.value.is_empty()
                     && t.value
                         .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !ok {
                     return Err(at(
                         path,
                         t,
                         &field,
                         format!(
-                            "`{}` is not a HubSpot source type (upper-case, e.g. CRM_UI, AUTOMATION_PLATFORM, INTEGRATION)",
+                            "`{}` is neither a source type (e.g. CRM_UI, AUTOMATION_PLATFORM, INTEGRATION, USER) nor a writer id (letters and digits)",
                             t.value
                         ),
                     ));
@@ -231,6 +246,8 @@ on_violation: flag
         assert_eq!(c.system_of_source("CRM_UI"), "crm");
         assert_eq!(c.system_of_source("INTEGRATION"), "handoff");
         assert_eq!(c.system_of_source("BOT"), UNKNOWN_SYSTEM);
+        assert_eq!(c.system_of_writer(Some("nobody"), "CRM_UI"), "crm");
+        assert_eq!(c.system_of_writer(None, "BOT"), UNKNOWN_SYSTEM);
         let default = parse(&EXAMPLE.replace("on_violation: flag\n", "")).unwrap();
         assert_eq!(default.on_violation, OnViolation::Revert);
     }
@@ -256,9 +273,9 @@ on_violation: flag
             err.starts_with("handoff.yaml:4:") && err.contains("already listed under `crm`"),
             "{err}"
         );
-        let err = parse(&EXAMPLE.replace(", FORM,", ", form,")).unwrap_err();
+        let err = parse(&EXAMPLE.replace(", FORM,", ", web form,")).unwrap_err();
         assert!(
-            err.starts_with("handoff.yaml:2:") && err.contains("`form`"),
+            err.starts_with("handoff.yaml:2:") && err.contains("`web form`"),
             "{err}"
         );
         let err =

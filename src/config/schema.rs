@@ -27,9 +27,12 @@ pub struct Config {
     pub mappings_dir: PathBuf,
     #[serde(default)]
     pub log: LogConfig,
-    pub hubspot: HubSpotSection,
+    /// The CRM (`type: hubspot`), its credentials, budgets and change sources; see
+    /// `connectors.rs`.
+    pub crm: super::CrmSection,
+    /// The project-management tool onboarding projects are made in (`type: asana`).
+    pub pm: super::PmSection,
     pub slack: SlackSection,
-    pub asana: AsanaSection,
     pub lead_handoff: LeadHandoffConfig,
     pub closed_won: ClosedWonConfig,
     #[serde(default)]
@@ -41,6 +44,12 @@ pub struct Config {
     /// Outgoing email (after-hours acknowledgements); see `smtp.rs`.
     #[serde(default)]
     pub smtp: Option<super::SmtpConfig>,
+    /// Sections of earlier releases, read only to say where they moved (`hubspot:` is now
+    /// `crm:` with `type: hubspot`, `asana:` is `pm:` with `type: asana`).
+    #[serde(default, rename = "hubspot")]
+    pub(crate) moved_hubspot: Option<Spanned<serde::de::IgnoredAny>>,
+    #[serde(default, rename = "asana")]
+    pub(crate) moved_asana: Option<Spanned<serde::de::IgnoredAny>>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -89,87 +98,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// A vendor's request budget: `requests` per `window_s` seconds.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateBudget {
-    pub requests: u32,
-    pub window_s: u64,
-}
-
-/// HubSpot (CRM v3, private-app token).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HubSpotSection {
-    /// API root, `https://api.hubapi.com` in production.
-    #[serde(default = "default_hubspot_url")]
-    pub base_url: url::Url,
-    /// Private-app access token.
-    pub token: SecretRef,
-    /// The app's client secret, which signs webhooks (v3).
-    pub client_secret: SecretRef,
-    /// The portal (hub) id, used in "Open in CRM" links.
-    pub portal_id: u64,
-    /// Link to a record in the CRM UI; `{portal_id}`, `{object_type_id}` and `{id}` are filled.
-    #[serde(default = "default_record_url")]
-    pub record_url: String,
-    /// Budget of the ten-second bucket (private apps, Professional: 190 per 10 s).
-    #[serde(default = "default_hubspot_budget")]
-    pub rate: RateBudget,
-    /// Polling of the change feed (a backstop for missed webhooks).
-    #[serde(default)]
-    pub poll: PollConfig,
-}
-
-fn default_hubspot_url() -> url::Url {
-    "https://api.hubapi.com".parse().expect("literal URL")
-}
-fn default_record_url() -> String {
-    "https://app.hubspot.com/contacts/{portal_id}/record/{object_type_id}/{id}".into()
-}
-fn default_hubspot_budget() -> RateBudget {
-    RateBudget {
-        requests: 190,
-        window_s: 10,
-    }
-}
-
-/// When and what to poll.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PollConfig {
-    /// Cron schedule, six fields with seconds first (e.g. `0 */5 * * * *`: every five minutes).
-    #[serde(default = "default_schedule")]
-    pub schedule: Spanned<String>,
-    /// Object types to poll.
-    #[serde(default = "default_poll_objects")]
-    pub objects: Vec<String>,
-    /// How far before the cursor each poll re-reads, ms (late commits are not skipped).
-    #[serde(default = "default_overlap_ms")]
-    pub overlap_ms: i64,
-}
-
-impl Default for PollConfig {
-    fn default() -> Self {
-        Self {
-            schedule: default_schedule(),
-            objects: default_poll_objects(),
-            overlap_ms: default_overlap_ms(),
-        }
-    }
-}
-
-fn default_schedule() -> Spanned<String> {
-    let here = serde_saphyr::Location::UNKNOWN;
-    Spanned::new("0 * * * * *".into(), here, here)
-}
-fn default_poll_objects() -> Vec<String> {
-    vec!["contacts".into(), "deals".into()]
-}
-fn default_overlap_ms() -> i64 {
-    60_000
-}
-
 /// Slack (bot token, signing secret).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,37 +121,26 @@ fn default_slack_url() -> url::Url {
     "https://slack.com/api/".parse().expect("literal URL")
 }
 
-/// Asana (personal access token or service account).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AsanaSection {
-    #[serde(default = "default_asana_url")]
-    pub base_url: url::Url,
-    pub token: SecretRef,
-    pub workspace_gid: String,
-    /// Team that owns onboarding projects.
-    pub team_gid: String,
-    /// API calls per minute for this token (Asana: 150 on free domains, 1,500 on paid).
-    #[serde(default = "default_asana_rate")]
-    pub requests_per_minute: u32,
-}
-
-fn default_asana_rate() -> u32 {
-    1500
-}
-
-fn default_asana_url() -> url::Url {
-    "https://app.asana.com/api/1.0/"
-        .parse()
-        .expect("literal URL")
-}
-
 /// Marketing → sales: which leads are handed off and to whom.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeadHandoffConfig {
-    /// Name of the mapping that turns a HubSpot contact into a lead (with its gates).
+    /// Name of the mapping that turns the CRM's lead record (HubSpot contact, Salesforce Lead)
+    /// into a handoff lead, with its gates. It also names the fields flows read: `owner_id`,
+    /// `lead_status`, `lifecycle_stage`, `last_contacted_at`, `converted`, `email`, …
     pub mapping: Spanned<String>,
+    /// Name of the outbound mapping that turns handoff's lead update (`owner_id`, `status`:
+    /// `assigned` | `working` | `rejected` | `nurture`, `nurture_reason`, `rejection_reason`)
+    /// into CRM field writes on the lead record.
+    pub update_mapping: Spanned<String>,
+    /// Name of the mapping that turns a CRM account (HubSpot company, Salesforce Account) into
+    /// the account index entry (`name`, `domain`, `owner_id`) leads are matched against.
+    pub account_mapping: Spanned<String>,
+    /// Name of the mapping that turns a CRM activity (a Salesforce Task or Event) into a first
+    /// touch (`lead_id`, `at`, `type`); none for a CRM whose lead mapping reads
+    /// `last_contacted_at` instead (HubSpot).
+    #[serde(default)]
+    pub activity_mapping: Option<Spanned<String>>,
     /// Values of the mapped `lifecycle_stage` that mean "sales-ready" (e.g. `MQL`).
     #[serde(default = "default_trigger_stages")]
     pub trigger_stages: Vec<String>,
@@ -232,9 +149,6 @@ pub struct LeadHandoffConfig {
     pub teams: Vec<TeamConfig>,
     /// Team for leads whose country no territory lists.
     pub default_team: Spanned<String>,
-    /// `hs_lead_status` written when a lead goes back to nurture.
-    #[serde(default = "default_nurture_status")]
-    pub nurture_lead_status: String,
     /// Optional routing rules file (see `examples/routing.yaml`), relative to this file's
     /// folder. When set, the rules engine routes leads (with business hours and deferral)
     /// instead of `teams`/`default_team` territory round robin.
@@ -253,9 +167,6 @@ pub struct LeadHandoffConfig {
 fn default_trigger_stages() -> Vec<String> {
     vec!["MQL".into()]
 }
-fn default_nurture_status() -> String {
-    "UNQUALIFIED".into()
-}
 
 /// One sales team.
 #[derive(Clone, Debug, Deserialize)]
@@ -273,31 +184,18 @@ pub struct TeamConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClosedWonConfig {
-    /// Name of the mapping that reads a HubSpot deal.
+    /// Name of the mapping that reads the CRM's deal (HubSpot deal, Salesforce Opportunity).
+    /// Its `won` field (`true`/`false`) says whether the deal is closed-won; its gates must
+    /// pass for the deal to be onboarded.
     pub mapping: Spanned<String>,
-    /// `dealstage` values that mean closed-won.
-    #[serde(default = "default_won_stages")]
-    pub won_stages: Vec<String>,
+    /// Name of the outbound mapping that turns the onboarding case handoff writes (`subject`,
+    /// `description`, `owner_id`, `tier`, `customer`, and the mapped deal under `deal.`) into
+    /// the CRM case's fields (HubSpot ticket, Salesforce Case).
+    pub case_mapping: Spanned<String>,
     /// Customer tiers by deal amount; the first tier whose `min_amount` the amount reaches.
     pub tiers: Vec<TierConfig>,
     /// CSMs by CRM owner email (they need Slack accounts with the same email), assigned in turn.
     pub csm_pool: Vec<String>,
-    /// Ticket pipeline and stage of the onboarding ticket (HubSpot's default support pipeline is
-    /// `0`, stage `1` = New).
-    #[serde(default = "default_ticket_pipeline")]
-    pub ticket_pipeline: String,
-    #[serde(default = "default_ticket_stage")]
-    pub ticket_stage: String,
-}
-
-fn default_won_stages() -> Vec<String> {
-    vec!["closedwon".into()]
-}
-fn default_ticket_pipeline() -> String {
-    "0".into()
-}
-fn default_ticket_stage() -> String {
-    "1".into()
 }
 
 /// A customer tier.
@@ -307,8 +205,10 @@ pub struct TierConfig {
     pub name: String,
     /// Smallest deal amount of the tier, in the deal's currency.
     pub min_amount: f64,
-    /// Name of the Asana project template to instantiate.
-    pub asana_template: String,
+    /// Name of the PM tool's project template to create the onboarding project from
+    /// (`asana_template` is accepted as the older name).
+    #[serde(alias = "asana_template")]
+    pub project_template: String,
 }
 
 /// Delivery tuning.

@@ -4,19 +4,18 @@
 //!
 //! - `routing:load` ([`LOAD_KEY`]): a [`LoadSnapshot`] `{"as_of": "<RFC 3339 UTC>",
 //!   "open_leads": {"rep@x": N}}` for every rep of a least-loaded pool
-//!   ([`LoadSnapshot::reps_needed`]): one CRM search per rep,
-//!   `POST /crm/v3/objects/contacts/search` with `hubspot_owner_id EQ <owner id>` and
-//!   `hs_lead_status IN <open statuses>`, `limit: 1`, reading `total` (`vendor-specs/NOTES.md`
-//!   §1.3). `as_of` is when the last read finished; the engine reports the snapshot's age in
-//!   `explain`.
+//!   ([`LoadSnapshot::reps_needed`]): one CRM count per rep
+//!   ([`handoff_connector::Crm::count_open_leads`]: leads the rep owns whose lead status is one
+//!   of the open statuses). `as_of` is when the last read finished; the engine reports the
+//!   snapshot's age in `explain`.
 //! - `routing:out_of_office` ([`OUT_OF_OFFICE_KEY`]): `{"reps": [...], "taken_ms": N}`, the
 //!   reps of the rule set whose configured CRM field says "away" (see
 //!   `config/routing_inputs.rs` for the field), when one is configured.
 //!
-//! Searches go through the daemon's one HubSpot client (`Vendors::search`), so they share its
-//! search pace with the change-feed poller: HubSpot's search budget is per token. A
-//! failed read (429 after the client's retries, 5xx, timeout) writes nothing: the previous
-//! value stays, its age shows the staleness, and a warning is logged. Counted in
+//! Reads go through the daemon's one CRM connector (`Vendors::crm`), so they share its rate
+//! budgets with the change-feed poller and the flows. A failed read (429 after the client's
+//! retries, 5xx, timeout) writes nothing: the previous value stays, its age shows the
+//! staleness, and a warning is logged. Counted in
 //! `handoff_routing_input_refreshes_total{input="load"|"out_of_office", outcome="ok"|"failed"}`.
 
 use crate::clock::Clock;
@@ -25,10 +24,7 @@ use crate::config::Loaded;
 use crate::flows::owners::OwnerDirectory;
 use crate::routing::{LoadSnapshot, RuleSet};
 use crate::state::{StateError, Store};
-use futures::future::BoxFuture;
-use handoff_connector::ConnectorError;
-use handoff_hubspot::search::{Filter, FilterGroup, Operator, SearchPage, SearchRequest};
-use handoff_hubspot::HubSpotClient;
+use handoff_connector::{ConnectorError, Crm, EmailQuery};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -38,10 +34,6 @@ use tokio_util::sync::CancellationToken;
 pub const LOAD_KEY: &str = "routing:load";
 /// Flow-state key of the reps away now ([`OutOfOfficeSnapshot`] JSON).
 pub const OUT_OF_OFFICE_KEY: &str = "routing:out_of_office";
-/// Search results read per page of the out-of-office search (HubSpot's maximum).
-const PAGE: u32 = 200;
-/// HubSpot refuses to page a search past 10,000 results.
-const MAX_RESULTS: usize = 10_000;
 
 /// Reps marked away by the CRM field, as stored under [`OUT_OF_OFFICE_KEY`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,26 +42,6 @@ pub struct OutOfOfficeSnapshot {
     pub reps: Vec<String>,
     /// When the field was read, UTC epoch ms (daemon clock).
     pub taken_ms: i64,
-}
-
-/// CRM search, as the refresher needs it (HubSpot `POST /crm/v3/objects/{type}/search`).
-pub trait CrmSearch: Send + Sync {
-    /// One page of a search.
-    fn search<'a>(
-        &'a self,
-        object_type: &'a str,
-        request: &'a SearchRequest,
-    ) -> BoxFuture<'a, Result<SearchPage, ConnectorError>>;
-}
-
-impl CrmSearch for HubSpotClient {
-    fn search<'a>(
-        &'a self,
-        object_type: &'a str,
-        request: &'a SearchRequest,
-    ) -> BoxFuture<'a, Result<SearchPage, ConnectorError>> {
-        Box::pin(HubSpotClient::search(self, object_type, request))
-    }
 }
 
 /// Why one refresh wrote nothing.
@@ -84,7 +56,7 @@ pub enum RefreshError {
 /// The background task that keeps `routing:load` and `routing:out_of_office` fresh.
 pub struct Refresher {
     pub store: Store,
-    pub crm: Arc<dyn CrmSearch>,
+    pub crm: Arc<dyn Crm>,
     /// The rule set whose reps are read.
     pub rules: Arc<RuleSet>,
     pub owners: Arc<RwLock<OwnerDirectory>>,
@@ -165,12 +137,7 @@ impl Refresher {
                 .map(|r| (r.clone(), dir.by_email(r).map(|o| o.id.clone())))
                 .collect()
         };
-        let statuses: Vec<serde_json::Value> = self
-            .config
-            .open_statuses
-            .iter()
-            .map(|s| serde_json::Value::String(s.clone()))
-            .collect();
+        let statuses = &self.config.open_statuses;
         let mut open_leads = BTreeMap::new();
         for (rep, id) in ids {
             let Some(id) = id else {
@@ -178,19 +145,8 @@ impl Refresher {
                 open_leads.insert(rep, 0);
                 continue;
             };
-            let mut status = Filter::new("hs_lead_status", Operator::In, "");
-            status.value = None;
-            status.values = Some(statuses.clone());
-            let request = SearchRequest {
-                filter_groups: vec![FilterGroup {
-                    filters: vec![Filter::new("hubspot_owner_id", Operator::Eq, id), status],
-                }],
-                properties: vec!["hs_object_id".into()],
-                limit: Some(1),
-                ..Default::default()
-            };
-            let page = self.crm.search("contacts", &request).await?;
-            open_leads.insert(rep, u32::try_from(page.total).unwrap_or(u32::MAX));
+            let total = self.crm.count_open_leads(&id, statuses).await?;
+            open_leads.insert(rep, u32::try_from(total).unwrap_or(u32::MAX));
         }
         let as_of = jiff::Timestamp::from_millisecond(self.clock.now_ms())
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
@@ -225,47 +181,13 @@ impl Refresher {
         &self,
         field: &OutOfOfficeField,
     ) -> Result<BTreeSet<String>, ConnectorError> {
-        let mut filter = Filter::new(&field.property, Operator::In, "");
-        filter.value = None;
-        let mut values: Vec<serde_json::Value> = Vec::new();
-        for v in &field.away_values {
-            // HubSpot compares enumeration values exactly; offer the usual spellings.
-            for s in [v.clone(), v.to_lowercase(), v.to_uppercase()] {
-                if !values.iter().any(|x| x.as_str() == Some(&s)) {
-                    values.push(serde_json::Value::String(s));
-                }
-            }
-        }
-        filter.values = Some(values);
-        let mut request = SearchRequest {
-            filter_groups: vec![FilterGroup {
-                filters: vec![filter],
-            }],
-            properties: vec![field.email_property.clone(), field.property.clone()],
-            limit: Some(PAGE),
-            ..Default::default()
+        let query = EmailQuery {
+            object: field.object.clone(),
+            field: field.property.clone(),
+            values: field.away_values.clone(),
+            email_field: field.email_property.clone(),
         };
-        let mut emails = BTreeSet::new();
-        let mut read = 0;
-        loop {
-            let page = self.crm.search(&field.object, &request).await?;
-            read += page.results.len();
-            for r in &page.results {
-                if let Some(e) = r
-                    .properties
-                    .get(&field.email_property)
-                    .and_then(|v| v.as_str())
-                {
-                    emails.insert(e.trim().to_lowercase());
-                }
-            }
-            match page.next_after {
-                Some(after) if read < MAX_RESULTS && !page.results.is_empty() => {
-                    request.after = Some(after)
-                }
-                _ => return Ok(emails),
-            }
-        }
+        Ok(self.crm.emails_where(&query).await?.into_iter().collect())
     }
 }
 

@@ -76,7 +76,11 @@ async fn setup(config: RoutingInputsConfig) -> Setup {
     let clock = Arc::new(ManualClock::new(T0));
     let refresher = Refresher {
         store: Store::open(dir.path()).unwrap(),
-        crm: Arc::new(HubSpotClient::new(&hs).unwrap()),
+        crm: Arc::new(handoff_hubspot::HubSpotCrm::new(
+            handoff_hubspot::HubSpotClient::new(&hs).unwrap(),
+            0,
+            "",
+        )),
         rules: rules(),
         owners: Arc::new(RwLock::new(OwnerDirectory::new(owners))),
         config,

@@ -21,10 +21,10 @@ pub mod worker;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Loaded;
 use crate::flows::owners::OwnerDirectory;
-use crate::flows::{CrmRead, Flows, Links};
+use crate::flows::Flows;
 use crate::outbox::{Effects, Executor};
 use crate::state::Store;
-use handoff_connector::{ChangeFeed, WebhookSource};
+use handoff_connector::{ChangeFeed, Crm, PollSource};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -33,18 +33,15 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The vendor side of the daemon, as trait objects (built from config by [`vendors`], or by
-/// tests around emulators).
+/// The vendor side of the daemon, as trait objects (built from config by [`vendors`]).
 #[derive(Clone)]
 pub struct Vendors {
-    pub crm: Arc<dyn CrmRead>,
-    /// CRM search for the routing-input refresher ([`load::Refresher`]): the same HubSpot
-    /// client as `crm` and `feed`, so every search shares one pace (HubSpot's search limit is
-    /// per token).
-    pub search: Arc<dyn load::CrmSearch>,
-    pub feed: Arc<dyn ChangeFeed>,
-    pub hubspot_webhooks: Arc<dyn WebhookSource>,
-    pub slack_interactions: Arc<dyn WebhookSource>,
+    /// The CRM: reads, searches and writes through one connector (one rate budget).
+    pub crm: Arc<dyn Crm>,
+    /// The CRM's change feed and when to poll it (`None`: no `poll` change source).
+    pub crm_poll: Option<(Arc<dyn ChangeFeed>, PollSource)>,
+    /// Endpoints vendors post to (the CRM's webhooks, Slack interactivity).
+    pub webhooks: Vec<server::WebhookRoute>,
     pub effects: Arc<dyn Effects>,
 }
 
@@ -96,13 +93,11 @@ pub async fn run_with_clock(
     let intake = server::Intake {
         store: store.clone(),
         public_url: cfg.public_url.clone(),
-        hubspot: vendors.hubspot_webhooks.clone(),
-        slack: vendors.slack_interactions.clone(),
         wake: wake.clone(),
         ready: ready.clone(),
         metrics,
     };
-    let public = server::router(intake);
+    let public = server::router(intake, vendors.webhooks.clone());
     let admin = admin::router(store.clone(), wake.clone(), executor_wake.clone());
     tracing::info!(public = %listeners.public.local_addr()?, admin = %listeners.admin.local_addr()?, "listening");
     for (listener, router) in [(listeners.public, public), (listeners.admin, admin)] {
@@ -135,27 +130,25 @@ pub async fn run_with_clock(
         }
     }
 
-    let poller = poller::Poller {
-        source: "hubspot",
-        feed: vendors.feed.clone(),
+    let poller = vendors.crm_poll.clone().map(|(feed, poll)| poller::Poller {
+        source: vendors.crm.system(),
+        feed,
         store: store.clone(),
-        objects: cfg.hubspot.poll.objects.clone(),
-        schedule: poller::Poller::schedule(&cfg.hubspot.poll.schedule.value)
+        objects: poll.objects.clone(),
+        schedule: poller::Poller::schedule(&poll.schedule.value)
             .expect("schedule is checked at config load"),
         wake: wake.clone(),
-    };
-    if let Err(e) = poller.poll_all().await {
-        tracing::warn!(error = %e, "catch-up poll failed; the schedule will retry");
+    });
+    if let Some(poller) = &poller {
+        if let Err(e) = poller.poll_all().await {
+            tracing::warn!(error = %e, "catch-up poll failed; the schedule will retry");
+        }
     }
 
     let loaded = Arc::new(loaded);
     let flows = Arc::new(Flows {
         loaded: loaded.clone(),
         owners: owners.clone(),
-        links: Links {
-            record_url: cfg.hubspot.record_url.clone(),
-            portal_id: cfg.hubspot.portal_id,
-        },
     });
     let worker = worker::Worker {
         store: store.clone(),
@@ -176,7 +169,9 @@ pub async fn run_with_clock(
         grace: Duration::from_secs(cfg.delivery.shutdown_grace_s),
     };
     let stop_work = shutdown.child_token();
-    tasks.spawn(poller.run(stop_work.clone()));
+    if let Some(poller) = poller {
+        tasks.spawn(poller.run(stop_work.clone()));
+    }
     tasks.spawn(worker.run(stop_work.clone()));
     let mut timer_runner = timers::TimerRunner::new(store.clone(), wake.clone());
     timer_runner.clock = clock.clone();
@@ -193,7 +188,7 @@ pub async fn run_with_clock(
     {
         let refresher = load::Refresher {
             store: store.clone(),
-            crm: vendors.search.clone(),
+            crm: vendors.crm.clone(),
             config: cfg.lead_handoff.routing_inputs.clone(),
             rules,
             owners: owners.clone(),
@@ -234,7 +229,7 @@ pub async fn run_with_clock(
 /// watchdog or shutdown.
 async fn maintenance(
     store: Store,
-    crm: Arc<dyn CrmRead>,
+    crm: Arc<dyn Crm>,
     owners: Arc<RwLock<OwnerDirectory>>,
     retention_h: u64,
     shutdown: CancellationToken,

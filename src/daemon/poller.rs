@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 /// One feed to poll.
 pub struct Poller {
-    /// Connector name, the cursor key prefix (`hubspot`).
+    /// Connector name, the cursor key prefix (the CRM's system name).
     pub source: &'static str,
     pub feed: Arc<dyn ChangeFeed>,
     pub store: Store,

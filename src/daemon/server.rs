@@ -27,10 +27,8 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct Intake {
     pub store: Store,
-    /// The base URL vendors post to (HubSpot signs the full URL).
+    /// The base URL vendors post to (some vendors sign the full URL).
     pub public_url: url::Url,
-    pub hubspot: Arc<dyn WebhookSource>,
-    pub slack: Arc<dyn WebhookSource>,
     /// Wakes the worker when changes arrive.
     pub wake: Arc<Notify>,
     /// Set once the daemon is ready to do its job (store open, first sync done).
@@ -38,55 +36,56 @@ pub struct Intake {
     pub metrics: PrometheusHandle,
 }
 
-/// The public router.
-pub fn router(intake: Intake) -> Router {
-    Router::new()
-        .route("/webhooks/hubspot", intake_route(Vendor::HubSpot))
-        .route("/slack/interactivity", intake_route(Vendor::Slack))
+/// One endpoint vendors post to: `POST /<path>`, verified and parsed by `source`.
+#[derive(Clone)]
+pub struct WebhookRoute {
+    /// Path under the public URL, without a leading `/` (`slack/interactivity`).
+    pub path: String,
+    /// The vendor, for logs and metric labels.
+    pub vendor: &'static str,
+    pub source: Arc<dyn WebhookSource>,
+}
+
+/// The public router: one intake route per webhook endpoint, health, readiness, metrics.
+pub fn router(intake: Intake, webhooks: Vec<WebhookRoute>) -> Router {
+    let mut router = Router::new();
+    for hook in webhooks {
+        router = router.route(&format!("/{}", hook.path), intake_route(hook));
+    }
+    router
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(intake)
 }
 
-/// The vendors whose deliveries the server takes in.
-#[derive(Clone, Copy, Debug)]
-enum Vendor {
-    HubSpot,
-    Slack,
-}
-
-impl Vendor {
-    fn name(self) -> &'static str {
-        match self {
-            Vendor::HubSpot => "hubspot",
-            Vendor::Slack => "slack",
-        }
-    }
-}
-
 /// A POST route that verifies, stores and acknowledges one vendor's deliveries.
-fn intake_route(vendor: Vendor) -> axum::routing::MethodRouter<Intake> {
+fn intake_route(hook: WebhookRoute) -> axum::routing::MethodRouter<Intake> {
     post(
         move |State(intake): State<Intake>,
               method: Method,
               OriginalUri(uri): OriginalUri,
               headers: HeaderMap,
               body: Bytes| async move {
-            let source = match vendor {
-                Vendor::HubSpot => intake.hubspot.clone(),
-                Vendor::Slack => intake.slack.clone(),
-            };
-            accept(
+            let status = accept(
                 &intake,
-                source.as_ref(),
-                vendor.name(),
+                hook.source.as_ref(),
+                hook.vendor,
                 &method,
                 &uri,
                 &headers,
                 &body,
             )
-            .await
+            .await;
+            match hook.source.ack().filter(|_| status == StatusCode::OK) {
+                Some((content_type, ack)) => (
+                    status,
+                    [(axum::http::header::CONTENT_TYPE, content_type)],
+                    ack,
+                )
+                    .into_response(),
+                None => status.into_response(),
+            }
         },
     )
 }
@@ -176,10 +175,10 @@ mod tests {
     #[test]
     fn public_uri_keeps_path_and_query() {
         let base: url::Url = "https://handoff.example.com/".parse().unwrap();
-        let uri: axum::http::Uri = "/webhooks/hubspot?x=1".parse().unwrap();
+        let uri: axum::http::Uri = "/webhooks/crm?x=1".parse().unwrap();
         assert_eq!(
             public_uri(&base, &uri),
-            "https://handoff.example.com/webhooks/hubspot?x=1"
+            "https://handoff.example.com/webhooks/crm?x=1"
         );
     }
 }

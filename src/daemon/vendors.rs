@@ -1,74 +1,71 @@
-//! Builds the vendor side of the daemon ([`Vendors`]) from config, and adapts the connector
-//! crates to the daemon's traits: HubSpot as the CRM reader and change feed, Slack
-//! interactivity as a webhook source.
+//! Builds the vendor side of the daemon ([`Vendors`]) from config: the CRM and PM connectors
+//! their sections name (`config::CrmSection::connect`, `config::PmSection::connect`), Slack,
+//! the SMTP mailer, and the webhook endpoints (the CRM's, Slack interactivity).
 
+use super::server::WebhookRoute;
 use super::Vendors;
 use crate::config::{ConfigError, Loaded};
-use crate::flows::owners::Owner;
-use crate::flows::{CrmRead, Links};
 use crate::outbox::effects::VendorEffects;
 use crate::outbox::email::{Mailer, MailerSettings};
-use futures::future::BoxFuture;
-use handoff_asana::{AsanaClient, AsanaConfig};
 use handoff_connector::{
     Change, ChangeKind, ChangeOrigin, ConnectorError, Record, SignatureError, WebhookRequest,
     WebhookSource,
 };
-use handoff_hubspot::{HubSpotClient, HubSpotConfig, HubSpotFeed, HubSpotWebhooks};
 use handoff_slack::{SlackClient, SlackConfig};
 use secrecy::SecretString;
 use std::sync::Arc;
 
-/// Everything needed to build [`Vendors`], with secrets resolved.
-pub struct VendorSettings {
-    pub hubspot: HubSpotConfig,
-    pub slack: SlackConfig,
-    pub asana: AsanaConfig,
-    pub links: Links,
-}
+/// The path Slack posts interactivity requests (button clicks) to.
+pub const SLACK_INTERACTIVITY_PATH: &str = "slack/interactivity";
 
-/// Resolves secrets and builds the vendors described by the config.
+/// Resolves secrets and builds the vendors described by the config: the CRM reads what the
+/// mappings read ([`Loaded::fields_by_object`]).
+///
+/// Errors: [`ConfigError::Secret`] naming the field of a secret that cannot be read (never its
+/// value), or of a budget a connector refuses.
 pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
     let c = &loaded.config;
     let path = &loaded.path;
-    let mut hubspot = HubSpotConfig::new(
-        c.hubspot.base_url.clone(),
-        c.hubspot.token.resolve(path, "hubspot.token")?,
-        c.hubspot
-            .client_secret
-            .resolve(path, "hubspot.client_secret")?,
-    );
-    hubspot.requests_per_window = c.hubspot.rate.requests;
-    hubspot.rate_window_ms = c.hubspot.rate.window_s * 1000;
-    hubspot.poll_overlap_ms = c.hubspot.poll.overlap_ms;
+    let connector = |section: &'static str| {
+        move |e: ConnectorError| ConfigError::Secret {
+            path: path.clone(),
+            field: section.to_string(),
+            message: e.to_string(),
+        }
+    };
+    let crm = c
+        .crm
+        .connect(&loaded.fields_by_object())
+        .map_err(connector("crm"))?;
+    let pm = c.pm.connect().map_err(connector("pm"))?;
+    let signing_secret =
+        crate::config::secret(&c.slack.signing_secret, path, "slack.signing_secret")?;
     let mut slack = SlackConfig::new(
-        c.slack.bot_token.resolve(path, "slack.bot_token")?,
-        c.slack
-            .signing_secret
-            .resolve(path, "slack.signing_secret")?,
+        crate::config::secret(&c.slack.bot_token, path, "slack.bot_token")?,
+        signing_secret.clone(),
     )
     .with_base_url(c.slack.base_url.clone());
     slack.requests_per_minute = c.slack.requests_per_minute;
-    let mut asana = AsanaConfig::new(
-        c.asana.base_url.clone(),
-        c.asana.token.resolve(path, "asana.token")?,
-        c.asana.workspace_gid.clone(),
-        c.asana.team_gid.clone(),
-    );
-    asana.requests_per_minute = c.asana.requests_per_minute;
-    let settings = VendorSettings {
-        hubspot,
-        slack,
-        asana,
-        links: Links {
-            record_url: c.hubspot.record_url.clone(),
-            portal_id: c.hubspot.portal_id,
-        },
-    };
-    build_with_mailer(settings, mailer(loaded)?).map_err(|e| ConfigError::Secret {
-        path: path.clone(),
-        field: e.vendor().to_string(),
-        message: e.to_string(),
+    let slack = SlackClient::new(&slack).map_err(connector("slack"))?;
+    let mut webhooks = vec![WebhookRoute {
+        path: SLACK_INTERACTIVITY_PATH.into(),
+        vendor: "slack",
+        source: Arc::new(SlackInteractions { signing_secret }),
+    }];
+    if let Some((path, source)) = crm.webhook.clone() {
+        webhooks.push(WebhookRoute {
+            path: path.into(),
+            vendor: crm.crm.system(),
+            source,
+        });
+    }
+    Ok(Vendors {
+        crm: crm.crm.clone(),
+        crm_poll: crm.poll.clone(),
+        webhooks,
+        effects: Arc::new(
+            VendorEffects::new(crm.crm.clone(), pm.tool, slack).with_mailer(mailer(loaded)?),
+        ),
     })
 }
 
@@ -85,122 +82,6 @@ pub fn mailer(loaded: &Loaded) -> Result<Option<Mailer>, ConfigError> {
             field: "smtp".into(),
             message: e.to_string(),
         })
-}
-
-/// Builds the vendors from resolved settings.
-///
-/// The change feed reads, for contacts, deals and companies, the properties the flows decide
-/// on (unless the settings list some): a poll's snapshot is processed as is, and one without
-/// `lifecyclestage` or `dealstage` would be judged "not sales-ready" / "not won" and dropped,
-/// while its record version is marked seen so the webhook of the same change is deduplicated.
-pub fn build(s: VendorSettings) -> Result<Vendors, ConnectorError> {
-    build_with_mailer(s, None)
-}
-
-/// [`build`], with `mailer` sending the outbox's emails ([`crate::outbox::Action::SendEmail`]).
-pub fn build_with_mailer(
-    mut s: VendorSettings,
-    mailer: Option<Mailer>,
-) -> Result<Vendors, ConnectorError> {
-    for object in ["contacts", "deals", "companies"] {
-        s.hubspot
-            .properties
-            .entry(object.to_string())
-            .or_insert_with(|| crate::flows::Flows::properties_for(object));
-    }
-    let hubspot = HubSpotClient::new(&s.hubspot)?;
-    let slack = SlackClient::new(&s.slack)?;
-    let team = s.asana.team_gid.clone();
-    let asana = AsanaClient::new(&s.asana).map_err(ConnectorError::from)?;
-    Ok(Vendors {
-        crm: Arc::new(HubSpotCrm(hubspot.clone())),
-        search: Arc::new(hubspot.clone()),
-        feed: Arc::new(HubSpotFeed::new(hubspot.clone(), &s.hubspot)),
-        hubspot_webhooks: Arc::new(HubSpotWebhooks::new(s.hubspot.client_secret.clone())),
-        slack_interactions: Arc::new(SlackInteractions {
-            signing_secret: s.slack.signing_secret.clone(),
-        }),
-        effects: Arc::new(
-            VendorEffects::new(hubspot, slack, asana, team, s.links).with_mailer(mailer),
-        ),
-    })
-}
-
-/// HubSpot as the flows' CRM reader.
-pub struct HubSpotCrm(pub HubSpotClient);
-
-impl CrmRead for HubSpotCrm {
-    fn batch_read<'a>(
-        &'a self,
-        object_type: &'a str,
-        ids: &'a [String],
-        properties: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>> {
-        Box::pin(self.0.batch_read(object_type, ids, properties))
-    }
-
-    fn owners(&self) -> BoxFuture<'_, Result<Vec<Owner>, ConnectorError>> {
-        Box::pin(async move {
-            let owners = self.0.list_owners().await?;
-            Ok(owners
-                .into_iter()
-                .filter(|o| !o.archived)
-                .filter_map(|o| {
-                    let name = [o.first_name.as_deref(), o.last_name.as_deref()]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    Some(Owner {
-                        id: o.id,
-                        email: o.email?,
-                        name,
-                    })
-                })
-                .collect())
-        })
-    }
-
-    fn associated_ids<'a>(
-        &'a self,
-        object_type: &'a str,
-        id: &'a str,
-        to_type: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
-        Box::pin(async move {
-            let record = self
-                .0
-                .get_object_with_associations(object_type, id, &["hs_object_id"], &[to_type])
-                .await?;
-            Ok(record
-                .associations
-                .get(to_type)
-                .cloned()
-                .unwrap_or_default())
-        })
-    }
-
-    fn property_history<'a>(
-        &'a self,
-        object_type: &'a str,
-        id: &'a str,
-        property: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<crate::flows::ownership::PropertyChange>, ConnectorError>> {
-        Box::pin(async move {
-            let history = self.0.property_history(object_type, id, property).await?;
-            Ok(history
-                .into_iter()
-                .map(|h| crate::flows::ownership::PropertyChange {
-                    timestamp_ms: h.timestamp_ms().unwrap_or_default(),
-                    value: h.value,
-                    source_type: h.source_type,
-                    source_id: h.source_id,
-                    source_label: h.source_label,
-                    updated_by_user_id: h.updated_by_user_id,
-                })
-                .collect())
-        })
-    }
 }
 
 /// Slack interactivity requests (button clicks) as changes for the inbox.

@@ -5,9 +5,9 @@
 //! permanently, or too often, moves to dead letters with the reason. Nothing is dropped.
 
 use crate::clock::Clock;
-use crate::flows::{CrmRead, Env, Flows};
+use crate::flows::{Env, Flows};
 use crate::state::{InboxEntry, Store};
-use handoff_connector::{ChangeOrigin, Record};
+use handoff_connector::{ChangeOrigin, Crm, ErrorClass, Record};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Worker {
     pub store: Store,
     pub flows: Arc<Flows>,
-    pub crm: Arc<dyn CrmRead>,
+    pub crm: Arc<dyn Crm>,
     /// Notified by intake and polling when changes arrive.
     pub wake: Arc<Notify>,
     /// Notified when new sagas may be ready.
@@ -74,11 +74,11 @@ impl Worker {
         for entry in &entries {
             let change = &entry.change;
             let record: Option<Record> = match &fetched {
-                Err(e) if needs_fetch(entry) => {
-                    self.failed(entry, e.is_retryable(), &e.to_string(), e.retry_after())?;
+                Err(e) if self.needs_fetch(entry) => {
+                    self.failed(entry, e.class(), &e.to_string(), e.retry_after())?;
                     continue;
                 }
-                Ok(map) if needs_fetch(entry) => map
+                Ok(map) if self.needs_fetch(entry) => map
                     .get(&(change.object_type.clone(), change.object_id.clone()))
                     .cloned(),
                 _ => change.snapshot.clone(),
@@ -88,11 +88,12 @@ impl Worker {
                     self.store.complete(entry.seq, completion)?;
                 }
                 Err(e) => {
-                    let retry_after = match &e {
-                        crate::flows::FlowError::Vendor(v) => v.retry_after(),
-                        _ => None,
+                    let (class, retry_after) = match &e {
+                        crate::flows::FlowError::Vendor(v) => (v.class(), v.retry_after()),
+                        _ if e.is_retryable() => (ErrorClass::Retryable, None),
+                        _ => (ErrorClass::Permanent, None),
                     };
-                    self.failed(entry, e.is_retryable(), &e.to_string(), retry_after)?;
+                    self.failed(entry, class, &e.to_string(), retry_after)?;
                 }
             }
         }
@@ -100,20 +101,32 @@ impl Worker {
         Ok(entries.len())
     }
 
+    /// Retries `entry` later or dead-letters it. Waiting for a vendor's rate limit or daily
+    /// allocation (`ErrorClass::RateLimited`) is no attempt: it never dead-letters a change.
     fn failed(
         &self,
         entry: &InboxEntry,
-        retryable: bool,
+        class: ErrorClass,
         reason: &str,
         retry_after: Option<Duration>,
     ) -> Result<(), crate::state::StateError> {
         let now = handoff_connector::now_ms();
-        let attempts = entry.attempts + 1;
-        if retryable && attempts < self.max_attempts {
+        let limited = class == ErrorClass::RateLimited;
+        let retryable = limited || class == ErrorClass::Retryable;
+        let attempts = if limited {
+            entry.attempts
+        } else {
+            entry.attempts + 1
+        };
+        if retryable && (limited || attempts < self.max_attempts) {
             let delay = retry_after.unwrap_or_else(|| backoff(attempts));
             tracing::warn!(record = %entry.change.record_key(), attempts, error = reason, "change will be retried");
-            self.store
-                .inbox_retry_later(entry.clone(), reason, now + delay.as_millis() as i64)
+            self.store.inbox_retry_later(
+                entry.clone(),
+                reason,
+                now + delay.as_millis() as i64,
+                !limited,
+            )
         } else {
             tracing::error!(record = %entry.change.record_key(), attempts, error = reason, "change moved to dead letters");
             self.store
@@ -129,7 +142,7 @@ impl Worker {
         entries: &[InboxEntry],
     ) -> Result<HashMap<(String, String), Record>, handoff_connector::ConnectorError> {
         let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
-        for e in entries.iter().filter(|e| needs_fetch(e)) {
+        for e in entries.iter().filter(|e| self.needs_fetch(e)) {
             let ids = wanted.entry(e.change.object_type.clone()).or_default();
             if !ids.contains(&e.change.object_id) {
                 ids.push(e.change.object_id.clone());
@@ -137,8 +150,8 @@ impl Worker {
         }
         let mut out = HashMap::new();
         for (object_type, ids) in wanted {
-            let props = Flows::properties_for(&object_type);
-            for record in self.crm.batch_read(&object_type, &ids, &props).await? {
+            let fields = self.flows.loaded.fields_for(&object_type);
+            for record in self.crm.read(&object_type, &ids, &fields).await? {
                 out.insert((object_type.clone(), record.id.clone()), record);
             }
         }
@@ -146,13 +159,21 @@ impl Worker {
     }
 }
 
-/// HubSpot webhook (and replayed) changes carry no record: read it fresh, but only for the
-/// object types a flow reads. Changes to others (tickets and associations echoing handoff's own
-/// writes) are completed without a vendor call.
-fn needs_fetch(entry: &InboxEntry) -> bool {
-    entry.change.source == "hubspot"
+impl Worker {
+    /// CRM webhook (and replayed) changes carry no record: read it fresh, but only for the
+    /// objects a mapping reads. Changes to others (cases and associations echoing handoff's
+    /// own writes) are completed without a vendor call.
+    fn needs_fetch(&self, entry: &InboxEntry) -> bool {
+        needs_fetch(entry, self.crm.system(), |object| {
+            !self.flows.loaded.fields_for(object).is_empty()
+        })
+    }
+}
+
+fn needs_fetch(entry: &InboxEntry, crm: &str, mapped: impl Fn(&str) -> bool) -> bool {
+    entry.change.source == crm
         && (entry.change.snapshot.is_none() || entry.change.origin == ChangeOrigin::Replay)
-        && !Flows::properties_for(&entry.change.object_type).is_empty()
+        && mapped(&entry.change.object_type)
 }
 
 /// Exponential backoff with full jitter: up to 2^attempts s, capped at 5 minutes.
@@ -170,7 +191,7 @@ mod tests {
         InboxEntry {
             seq: 1,
             change: Change {
-                source: "hubspot".into(),
+                source: "crm".into(),
                 object_type: object_type.into(),
                 object_id: "9".into(),
                 event_id: None,
@@ -188,13 +209,15 @@ mod tests {
     }
 
     #[test]
-    fn only_records_a_flow_reads_are_fetched() {
-        assert!(needs_fetch(&entry("contacts", ChangeOrigin::Webhook)));
-        assert!(needs_fetch(&entry("deals", ChangeOrigin::Replay)));
-        assert!(needs_fetch(&entry("companies", ChangeOrigin::Webhook)));
-        assert!(!needs_fetch(&entry("tickets", ChangeOrigin::Webhook)));
-        let mut slack = entry("contacts", ChangeOrigin::Webhook);
+    fn only_records_a_mapping_reads_are_fetched() {
+        let mapped = |o: &str| ["leads", "deals", "accounts"].contains(&o);
+        let fetch = |e: &InboxEntry| needs_fetch(e, "crm", mapped);
+        assert!(fetch(&entry("leads", ChangeOrigin::Webhook)));
+        assert!(fetch(&entry("deals", ChangeOrigin::Replay)));
+        assert!(fetch(&entry("accounts", ChangeOrigin::Webhook)));
+        assert!(!fetch(&entry("cases", ChangeOrigin::Webhook)));
+        let mut slack = entry("leads", ChangeOrigin::Webhook);
         slack.change.source = "slack".into();
-        assert!(!needs_fetch(&slack));
+        assert!(!fetch(&slack));
     }
 }

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 /// What the index keeps of a company.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRef {
-    /// CRM company id.
+    /// CRM account id.
     pub id: String,
     pub name: String,
-    /// CRM owner id (`hubspot_owner_id`), if the account has an owner.
+    /// CRM owner id, if the account has an owner.
     pub owner_id: Option<String>,
 }
 
@@ -100,16 +100,24 @@ pub fn id_key(id: &str) -> String {
     format!("account:id:{id}")
 }
 
-/// The index entries a HubSpot company record produces (by id, domain and normalised name).
-pub fn index_update(company: &Record) -> Completion {
+/// The index entries a CRM account record produces (by id, domain and normalised name), as
+/// the account mapping (`lead_handoff.account_mapping`: `name`, `domain`, `owner_id`) reads it.
+pub fn index_update(flows: &super::Flows, company: &Record) -> Completion {
+    let mapping = &flows.loaded.config.lead_handoff.account_mapping.value;
+    let mapped = flows
+        .loaded
+        .mapping(mapping)
+        .apply(&company.to_json())
+        .record;
+    let text = |name: &str| super::field(&mapped, name).map(str::to_string);
     let account = AccountRef {
         id: company.id.clone(),
-        name: company.prop("name").unwrap_or_default(),
-        owner_id: company.prop("hubspot_owner_id").filter(|s| !s.is_empty()),
+        name: text("name").unwrap_or_default(),
+        owner_id: text("owner_id"),
     };
     let value = serde_json::to_value(&account).expect("account refs serialise");
     let mut state = vec![(id_key(&account.id), value.clone())];
-    if let Some(domain) = company.prop("domain").filter(|d| !d.trim().is_empty()) {
+    if let Some(domain) = text("domain").filter(|d| !d.trim().is_empty()) {
         state.push((domain_key(&domain), value.clone()));
     }
     if let Some(key) = name_key(&account.name) {

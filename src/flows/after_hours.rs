@@ -23,7 +23,7 @@ pub fn saga_key(record_key: &str) -> String {
 }
 
 /// The mapped lead's `consent` value that allows emailing the prospect (the bundled lead
-/// mapping sets it when HubSpot records a GDPR legal basis, `hs_legal_basis`).
+/// mapping sets it, e.g. when the CRM records a GDPR legal basis).
 pub const CONSENT_GRANTED: &str = "granted";
 
 /// The team's opening as people read it: `Monday 08:00 (America/Chicago)` (the zone's IANA
@@ -63,10 +63,10 @@ pub fn deferred_team(
     Some((team, opens))
 }
 
-/// The acknowledgement of the deferred lead `record_key` (HubSpot contact `contact_id`, mapped
+/// The acknowledgement of the deferred lead `record_key` (CRM record `record_id`, mapped
 /// fields `lead`) whose team `team` opens at `opens`, decided at `now_ms` (UTC ms): the saga
 /// `ack:<record_key>` with one [`Action::SendEmail`] step, and the `after_hours_ack` audit
-/// entry (`{to_domain, until_ms, team, contact_id, saga}`).
+/// entry (`{to_domain, until_ms, team, record_id, saga}`).
 ///
 /// `None` when acknowledgements are off (no `lead_handoff.after_hours`, `acknowledge: false`,
 /// no `smtp`), or the lead has no valid `email`, or its `consent` is not
@@ -74,7 +74,7 @@ pub fn deferred_team(
 pub fn ack_saga(
     flows: &Flows,
     record_key: &str,
-    contact_id: &str,
+    record_id: &str,
     lead: &Map<String, Value>,
     team: &str,
     opens: jiff::Zoned,
@@ -142,7 +142,7 @@ pub fn ack_saga(
             "to_domain": domain,
             "until_ms": until_ms,
             "team": team,
-            "contact_id": contact_id,
+            "record_id": record_id,
             "saga": key,
         }),
     );
@@ -155,7 +155,6 @@ mod tests {
     use super::*;
     use crate::config::{AckTemplate, AfterHoursConfig, SmtpConfig, SmtpTls};
     use crate::flows::owners::OwnerDirectory;
-    use crate::flows::Links;
     use serde_saphyr::{Location, Spanned};
     use std::path::{Path, PathBuf};
     use std::sync::{Arc, RwLock};
@@ -194,10 +193,6 @@ mod tests {
             timeout_s: 5,
         });
         Flows {
-            links: Links {
-                record_url: loaded.config.hubspot.record_url.clone(),
-                portal_id: loaded.config.hubspot.portal_id,
-            },
             loaded: Arc::new(loaded),
             owners: Arc::new(RwLock::new(OwnerDirectory::default())),
         }
@@ -225,22 +220,14 @@ mod tests {
     fn the_saga_sends_the_rendered_email_once_per_lead_with_a_stable_message_id() {
         let f = flows(true, true);
         let now = 1_795_000_000_000;
-        let (saga, audit) = ack_saga(
-            &f,
-            "hubspot:contacts:42",
-            "42",
-            &anna(),
-            "Central",
-            opening(),
-            now,
-        )
-        .expect("an acknowledgement");
-        assert_eq!(saga.key, "ack:hubspot:contacts:42");
-        assert_eq!(saga.record_key, "hubspot:contacts:42");
+        let (saga, audit) = ack_saga(&f, "crm:leads:42", "42", &anna(), "Central", opening(), now)
+            .expect("an acknowledgement");
+        assert_eq!(saga.key, "ack:crm:leads:42");
+        assert_eq!(saga.record_key, "crm:leads:42");
         assert_eq!(saga.created_at_ms, now);
         assert_eq!(saga.steps.len(), 1);
         let step = &saga.steps[0];
-        assert_eq!(step.key.as_str(), "ack:hubspot:contacts:42:email");
+        assert_eq!(step.key.as_str(), "ack:crm:leads:42:email");
         let action: Action = serde_json::from_value(step.action.clone()).unwrap();
         let Action::SendEmail {
             to,
@@ -260,12 +247,12 @@ mod tests {
         );
         assert_eq!(
             message_id,
-            email::message_id("ack:hubspot:contacts:42:email", "maven.test")
+            email::message_id("ack:crm:leads:42:email", "maven.test")
         );
         // Decided again (another deferral): the same keys and Message-ID.
         let (again, _) = ack_saga(
             &f,
-            "hubspot:contacts:42",
+            "crm:leads:42",
             "42",
             &anna(),
             "Central",
@@ -294,7 +281,7 @@ mod tests {
     fn no_acknowledgement_when_off_or_without_email_consent_or_smtp() {
         let now = 0;
         let none = |f: &Flows, l: Map<String, Value>| {
-            ack_saga(f, "hubspot:contacts:1", "1", &l, "East", opening(), now).is_none()
+            ack_saga(f, "crm:leads:1", "1", &l, "East", opening(), now).is_none()
         };
         assert!(none(&flows(false, true), anna()), "acknowledge: false");
         assert!(none(&flows(true, false), anna()), "no smtp section");

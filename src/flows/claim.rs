@@ -10,18 +10,19 @@
 
 use super::lead::message::parse_lead_ref;
 use super::lead_state::{self, LeadState};
+use super::writes::{LeadStatusWord, LeadUpdate};
 use super::{count, first_touch, Env, FlowError, Flows};
 use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{IdempotencyKey, Record};
-use serde_json::{json, Map};
+use handoff_connector::{IdempotencyKey, ObjectKind, Record, RecordKey};
+use serde_json::json;
 
 /// Object type of Slack interaction changes.
 pub const OBJECT_TYPE: &str = "block_actions";
 
 /// The saga key of a lead's claim for one assignment: `claim:<lead ref>` (the lead reference
 /// of [`super::lead::message::lead_ref`]: the record key for the first owner, so
-/// `claim:hubspot:contacts:42`; `claim:hubspot:contacts:42@2` for the second). First claim wins.
+/// `claim:<record key>`; `claim:<record key>@2` for the second). First claim wins.
 pub fn saga_key(lead_ref: &str) -> String {
     format!("claim:{lead_ref}")
 }
@@ -104,12 +105,13 @@ pub(super) fn decide(
     let value = click.prop("value").unwrap_or_default();
     let (lead_key, assignment) = parse_lead_ref(&value);
     let lead_key = lead_key.to_string();
-    let Some(contact_id) = lead_key.strip_prefix("hubspot:contacts:") else {
-        return Err(FlowError::BadRecord {
-            record: format!("slack:{OBJECT_TYPE}:{}", click.id),
-            reason: format!("claim button carries `{value}`, not a HubSpot contact key"),
-        });
-    };
+    let record = lead_record(env, &lead_key).ok_or_else(|| FlowError::BadRecord {
+        record: format!("slack:{OBJECT_TYPE}:{}", click.id),
+        reason: format!(
+            "claim button carries `{value}`, not the key of a {} lead",
+            env.crm.system()
+        ),
+    })?;
     let state = lead_state::load(env.store, &lead_key)?;
     if let Some(stale) = stale_click(env, click, &value, assignment, state.as_ref())? {
         return Ok(stale);
@@ -120,13 +122,11 @@ pub(super) fn decide(
     }
     let user = click.prop("user_id").unwrap_or_default();
     let when = click_time(env.now_ms);
-    let mut props = Map::new();
-    props.insert("hs_lead_status".into(), json!("IN_PROGRESS"));
+    let write = flows.lead_write(&record, &LeadUpdate::status(LeadStatusWord::Working))?;
     let steps = answer_steps(
         &key,
         "mark_claimed",
-        contact_id,
-        props,
+        write,
         click,
         format!("Lead claimed by <@{user}> at {when}."),
         format!(":white_check_mark: Claimed by <@{user}> at {when}."),
@@ -160,15 +160,20 @@ pub(super) fn click_time(now_ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The two steps that answer a click on a lead DM (claim, reject): write `props` to the
-/// contact in the CRM (step `{key}:status`, named `status_step`), then edit the DM the click
-/// came from (`channel_id`, `message_ts` of the interaction record) to say what happened:
-/// `text` as the notification text, `mrkdwn` as its one section block.
+/// The lead record a button carries (`lead_key`), if it is a lead of the configured CRM.
+pub(super) fn lead_record(env: &Env<'_>, lead_key: &str) -> Option<RecordKey> {
+    let key: RecordKey = lead_key.parse().ok()?;
+    (env.kind_of(&key) == Some(ObjectKind::Lead)).then_some(key)
+}
+
+/// The two steps that answer a click on a lead DM (claim, reject): the CRM `write` (step
+/// `{key}:status`, named `status_step`), then an edit of the DM the click came from
+/// (`channel_id`, `message_ts` of the interaction record) to say what happened: `text` as the
+/// notification text, `mrkdwn` as its one section block.
 pub(super) fn answer_steps(
     key: &str,
     status_step: &'static str,
-    contact_id: &str,
-    props: Map<String, serde_json::Value>,
+    write: Action,
     click: &Record,
     text: String,
     mrkdwn: String,
@@ -177,12 +182,7 @@ pub(super) fn answer_steps(
         (
             IdempotencyKey::new(format!("{key}:status")),
             status_step,
-            Action::UpdateCrmRecord {
-                object_type: "contacts".into(),
-                id: contact_id.to_string(),
-                properties: props,
-            }
-            .to_json(),
+            write.to_json(),
         ),
         (
             IdempotencyKey::new(format!("{key}:message")),

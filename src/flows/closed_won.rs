@@ -1,5 +1,11 @@
-//! Sales → customer success: a closed-won deal gets one onboarding ticket, one Asana project
-//! from its tier's template, a CSM, and one DM to that CSM.
+//! Sales → customer success: a closed-won deal gets one onboarding case in the CRM (a ticket
+//! or case, as the CRM calls it), one project from its tier's template in the PM tool, a CSM,
+//! and one DM to that CSM.
+//!
+//! Whether a deal is won is the deal mapping's `won` field (from the deal's stage, or the
+//! CRM's own won flag). The case carries what the case mapping takes from the
+//! deal (amount, products, close date, …) and is linked to the deal's account and primary
+//! contact where the CRM has them.
 //!
 //! The steps form one saga (`onboarding:<deal>`), each with its own idempotency key, so a crash
 //! between steps resumes where it stopped and a repeated event creates nothing twice. A won
@@ -7,12 +13,13 @@
 //! letters with the reason, for an admin to fix and replay.
 
 use super::accounts::{self, AccountRef};
-use super::{count, field, Env, FlowError, Flows};
+use super::writes::CaseDraft;
+use super::{count, field, flag, Env, FlowError, Flows};
 use crate::config::TierConfig;
 use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{Change, IdempotencyKey, Record};
-use serde_json::{json, Map, Value};
+use handoff_connector::{Change, IdempotencyKey, ObjectKind, Record};
+use serde_json::{json, Value};
 
 /// The saga key of a deal's onboarding.
 pub fn saga_key(record_key: &str) -> String {
@@ -37,19 +44,19 @@ pub(super) async fn decide(
     deal: &Record,
 ) -> Result<Completion, FlowError> {
     let cfg = &flows.loaded.config.closed_won;
-    let stage = deal.prop("dealstage").unwrap_or_default();
-    if !cfg.won_stages.contains(&stage) {
-        return Ok(Completion::default());
-    }
-    let record_key = change.record_key();
-    let key = saga_key(&record_key);
-    if env.store.saga(&key)?.is_some() {
-        return Ok(Completion::default());
-    }
     let outcome = flows
         .loaded
         .mapping(&cfg.mapping.value)
         .apply(&deal.to_json());
+    if !flag(&outcome.record, "won") {
+        return Ok(Completion::default());
+    }
+    let record = change.key();
+    let record_key = record.to_string();
+    let key = saga_key(&record_key);
+    if env.store.saga(&key)?.is_some() {
+        return Ok(Completion::default());
+    }
     if let Some(failed) = outcome.first_failure() {
         return Err(FlowError::BadRecord {
             record: record_key,
@@ -71,17 +78,28 @@ pub(super) async fn decide(
         .unwrap_or("(unnamed deal)")
         .to_string();
 
-    let company_ids = env
+    let account_key = env
         .crm
-        .associated_ids("deals", &deal.id, "companies")
-        .await?;
-    let company: Option<AccountRef> = match company_ids.first() {
-        Some(id) => Some(
+        .associated(&record, ObjectKind::Account)
+        .await?
+        .into_iter()
+        .next();
+    let contact_key = if env.crm.can_link(ObjectKind::Case, ObjectKind::Contact) {
+        env.crm
+            .associated(&record, ObjectKind::Contact)
+            .await?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    let company: Option<AccountRef> = match &account_key {
+        Some(k) => Some(
             env.store
-                .get_json::<AccountRef>(&accounts::id_key(id))?
+                .get_json::<AccountRef>(&accounts::id_key(&k.id))?
                 .unwrap_or(AccountRef {
-                    id: id.clone(),
-                    name: format!("company {id}"),
+                    id: k.id.clone(),
+                    name: format!("account {}", k.id),
                     owner_id: None,
                 }),
         ),
@@ -98,7 +116,7 @@ pub(super) async fn decide(
     let owners = flows.owners.read().unwrap_or_else(|p| p.into_inner());
     let csm = owners.by_email(csm_email).cloned().ok_or_else(|| {
         FlowError::Config(format!(
-            "closed_won.csm_pool lists {csm_email} but HubSpot has no owner with that email"
+            "closed_won.csm_pool lists {csm_email} but the CRM has no owner with that email"
         ))
     })?;
     drop(owners);
@@ -110,47 +128,50 @@ pub(super) async fn decide(
         field(d, "close_date").unwrap_or("n/a"),
         tier.name
     );
-    let mut ticket = Map::new();
-    ticket.insert(
-        "subject".into(),
-        json!(format!("Onboarding: {customer} — {deal_name}")),
-    );
-    ticket.insert("content".into(), json!(context));
-    ticket.insert("hs_pipeline".into(), json!(cfg.ticket_pipeline));
-    ticket.insert("hs_pipeline_stage".into(), json!(cfg.ticket_stage));
-    ticket.insert("hubspot_owner_id".into(), json!(csm.id));
-    let mut associate = vec![("deals".to_string(), deal.id.clone())];
-    if let Some(c) = &company {
-        associate.push(("companies".into(), c.id.clone()));
-    }
+    let case = flows.case_fields(&CaseDraft {
+        subject: format!("Onboarding: {customer} — {deal_name}"),
+        description: context.clone(),
+        owner_id: csm.id.clone(),
+        tier: tier.name.clone(),
+        customer: customer.clone(),
+        deal: d.clone(),
+    })?;
+    let links: Vec<_> = [Some(record.clone()), account_key, contact_key]
+        .into_iter()
+        .flatten()
+        .filter(|k| {
+            env.kind_of(k)
+                .is_some_and(|kind| env.crm.can_link(ObjectKind::Case, kind))
+        })
+        .collect();
     let project_name = format!("Onboarding: {customer} (deal {})", deal.id);
     let text = format!(
-        "You are the CSM for {customer} ({} tier). Ticket: {{ticket_url}} · Asana project: {{project_url}}",
+        "You are the CSM for {customer} ({} tier). Case: {{case_url}} · Project: {{project_url}}",
         tier.name
     );
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!("*New customer:* {customer} — {} tier, you are the CSM.", tier.name)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
         {"type": "actions", "block_id": "onboarding_actions", "elements": [
-            {"type": "button", "action_id": "open_in_crm", "text": {"type": "plain_text", "text": "Open in CRM"}, "url": "{ticket_url}"},
+            {"type": "button", "action_id": "open_in_crm", "text": {"type": "plain_text", "text": "Open in CRM"}, "url": "{case_url}"},
             {"type": "button", "action_id": "open_project", "text": {"type": "plain_text", "text": "Open project"}, "url": "{project_url}"}
         ]}
     ]);
     let steps = vec![
         (
-            IdempotencyKey::new(format!("{key}:ticket")),
-            "create_ticket",
-            Action::UpsertTicket {
-                properties: ticket,
-                associate,
+            IdempotencyKey::new(format!("{key}:case")),
+            "create_case",
+            Action::CrmUpsertCase {
+                fields: case,
+                links,
             }
             .to_json(),
         ),
         (
             IdempotencyKey::new(format!("{key}:project")),
             "create_project",
-            Action::InstantiateProject {
-                template: tier.asana_template.clone(),
+            Action::CreateProject {
+                template: tier.project_template.clone(),
                 name: project_name,
             }
             .to_json(),
@@ -166,7 +187,7 @@ pub(super) async fn decide(
             "onboarding",
             format!(
                 "closed-won: tier {} (amount {amount}), CSM {} ({}), template {}",
-                tier.name, csm.name, csm.email, tier.asana_template
+                tier.name, csm.name, csm.email, tier.project_template
             ),
             json!({"tier": tier.name, "amount": amount, "csm_id": csm.id, "company_id": company.map(|c| c.id)}),
         )],
@@ -186,7 +207,7 @@ mod tests {
         TierConfig {
             name: name.into(),
             min_amount: min,
-            asana_template: format!("Onboarding — {name}"),
+            project_template: format!("Onboarding — {name}"),
         }
     }
 

@@ -4,13 +4,14 @@
 //! [`super::lead`] schedules a durable [`Timer`] of kind [`KIND`] keyed
 //! `lead-deferred:<record_key>` for the pool's next opening, in the same commit as the
 //! `deferred` audit entry. When the timer fires it comes back as a change from
-//! [`crate::state::TIMER_SOURCE`]; [`on_timer`] reads the contact fresh from the CRM and runs
-//! the lead flow for it as a contact change. A lead handed off meanwhile (its saga exists) is
-//! left alone, so a timer delivered twice never makes a second saga.
+//! [`crate::state::TIMER_SOURCE`]; [`on_timer`] reads the lead fresh from the CRM (the timer's
+//! record key names it) and runs the lead flow for it as a lead change. A lead handed off
+//! meanwhile (its saga exists) is left alone, so a timer delivered twice never makes a second
+//! saga.
 
 use super::{lead, Env, FlowError, Flows};
 use crate::state::{AuditEntry, Completion, Timer};
-use handoff_connector::{Change, ChangeKind};
+use handoff_connector::{Change, ChangeKind, RecordKey};
 use serde_json::json;
 
 /// The [`Timer::kind`] of a deferred lead.
@@ -21,15 +22,16 @@ pub fn timer_key(record_key: &str) -> String {
     format!("lead-deferred:{record_key}")
 }
 
-/// The timer that decides the lead `record_key` (contact `contact_id`) again at `until`
-/// (scheduled at `now_ms`, UTC ms).
-pub fn timer(record_key: &str, contact_id: &str, until: jiff::Timestamp, now_ms: i64) -> Timer {
+/// The timer that decides the lead `record_key` again at `until` (scheduled at `now_ms`, UTC
+/// ms). Its payload repeats the record's id (`{"id"}`), as timers written before the CRM seam
+/// did (with `object_type` then).
+pub fn timer(record_key: &str, record_id: &str, until: jiff::Timestamp, now_ms: i64) -> Timer {
     Timer {
         key: timer_key(record_key),
         due_ms: until.as_millisecond(),
         kind: KIND.to_string(),
         record_key: record_key.to_string(),
-        payload: json!({"object_type": "contacts", "id": contact_id}),
+        payload: json!({"id": record_id}),
         created_ms: now_ms,
     }
 }
@@ -54,38 +56,26 @@ pub(super) async fn on_timer(
     {
         return Ok(Completion::default());
     }
-    let id = timer
-        .payload
-        .get("id")
-        .and_then(|v| v.as_str())
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| FlowError::BadRecord {
-            record: timer.record_key.clone(),
-            reason: format!("timer {} has no contact id in its payload", timer.key),
-        })?
-        .to_string();
-    let properties = Flows::properties_for("contacts");
-    let contact = env
-        .crm
-        .batch_read("contacts", std::slice::from_ref(&id), &properties)
-        .await?
-        .into_iter()
-        .next();
-    let Some(contact) = contact else {
+    let record: RecordKey = timer.record_key.parse().map_err(|e| FlowError::BadRecord {
+        record: timer.record_key.clone(),
+        reason: format!("timer {}: {e}", timer.key),
+    })?;
+    let id = record.id.clone();
+    let Some(contact) = env.read(flows, &record).await? else {
         return Ok(Completion {
             audit: vec![AuditEntry::new(
                 env.now_ms,
                 &timer.record_key,
                 "deferred_dropped",
-                format!("deferred lead {id} no longer exists in the CRM"),
+                format!("deferred lead {record} no longer exists in the CRM"),
                 json!({"timer": timer.key}),
             )],
             ..Completion::default()
         });
     };
     let as_contact = Change {
-        source: "hubspot".to_string(),
-        object_type: "contacts".to_string(),
+        source: record.system.clone(),
+        object_type: record.object.clone(),
         object_id: id,
         event_id: None,
         modified_at_ms: change.modified_at_ms,

@@ -1,17 +1,19 @@
 //! First touch: the moment a handed-off lead stops waiting (speed-to-lead ends, the SLA stops).
 //!
-//! A first touch is a Claim click in Slack (`by: "claim"`, see [`super::claim`]) or, in the
-//! CRM change feed (see [`super::contact_change`]):
-//! - `activity`: the contact's `notes_last_contacted` (HubSpot's calculated "Last contacted",
-//!   set when a call, email or meeting is logged on it) is later than the current owner's
-//!   `assigned_ms`; the touch time is that value;
-//! - `status`: `hs_lead_status` is one of the rule set's `sla.first_touch_statuses` (default
-//!   `ATTEMPTED_TO_CONTACT`, `CONNECTED`, `IN_PROGRESS`), counted only once handoff's own
-//!   owner write of the current assignment is done (before it, the CRM still shows the status
-//!   the contact had before the handoff); the touch time is the decision time.
+//! A first touch is a Claim click in Slack (`by: "claim"`, see [`super::claim`]) or, from the
+//! CRM (see [`super::contact_change`]), read through the lead mapping:
+//! - `activity`: the lead's `last_contacted_at` (a CRM field that moves when a call, email or
+//!   meeting is logged on the lead) is later than the current owner's `assigned_ms`; the touch
+//!   time is that value;
+//! - `activity`, from an activity record ([`from_activity`]: a logged call or email whose
+//!   mapped `lead_id` is the lead), created after `assigned_ms`; the touch time is its `at`;
+//! - `status`: the lead's `lead_status` is one of the rule set's `sla.first_touch_statuses`,
+//!   counted only once handoff's own owner write of the current assignment is done (before it,
+//!   the CRM still shows the status the lead had before the handoff); the touch time is the
+//!   decision time.
 //!
-//! handoff's own `hs_lead_status = NEW` on assignment is not a first-touch status, and its
-//! `IN_PROGRESS` after a claim finds the lead already `Touched`: neither counts twice.
+//! handoff's own status on assignment (`assigned`) is not a first-touch status, and its
+//! `working` after a claim finds the lead already `Touched`: neither counts twice.
 //!
 //! [`touch`] marks the [`LeadState`] `Touched`, cancels the pending SLA timers of the current
 //! assignment, audits `first_touch` (with `met` and the business time elapsed in the team's
@@ -21,8 +23,8 @@ use super::lead_state::{LeadState, LeadStatus};
 use super::{sla, Env, FlowError, Flows};
 use crate::routing::sla::{business_ms_between, SlaConfig};
 use crate::state::{AuditEntry, Completion, StepStatus};
-use handoff_connector::Record;
-use serde_json::json;
+use handoff_connector::{ObjectKind, Record};
+use serde_json::{json, Map, Value};
 
 /// The completion of a first touch of the open lead `state` by `by` (`claim`, `activity`,
 /// `status`) at `touched_ms` (UTC ms), decided at `env.now_ms`.
@@ -92,42 +94,83 @@ pub(crate) fn touch(
     }
 }
 
-/// `notes_last_contacted` as UTC ms: HubSpot datetime properties come as ISO 8601 strings
-/// (`2026-11-24T15:00:00.000Z`) or epoch ms.
+/// A CRM timestamp as UTC ms: ISO 8601 / RFC 3339 (`2026-11-24T15:00:00.000Z`), the
+/// `2026-11-24T15:00:00.000+0000` form, or epoch ms.
 pub(crate) fn parse_time_ms(value: &str) -> Option<i64> {
     let v = value.trim();
-    v.parse::<i64>().ok().or_else(|| {
-        v.parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| t.as_millisecond())
-    })
+    v.parse::<i64>()
+        .ok()
+        .or_else(|| {
+            v.parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond())
+        })
+        .or_else(|| {
+            jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", v)
+                .ok()?
+                .to_timestamp()
+                .ok()
+                .map(|t| t.as_millisecond())
+        })
 }
 
-/// Whether the contact change shows a first touch of the open lead `state`; the completion
-/// when it does, an empty one when not.
+/// Whether the lead change shows a first touch of the open lead `state` (`lead` is the lead
+/// mapping's output); the completion when it does, an empty one when not.
 pub(crate) fn from_crm(
     flows: &Flows,
     env: &Env<'_>,
     state: LeadState,
-    contact: &Record,
+    lead: &Map<String, Value>,
 ) -> Result<Completion, FlowError> {
     if !state.is_open() {
         return Ok(Completion::default());
     }
-    if let Some(at) = contact
-        .prop("notes_last_contacted")
-        .and_then(|v| parse_time_ms(&v))
+    if let Some(at) = super::field(lead, "last_contacted_at")
+        .and_then(parse_time_ms)
         .filter(|at| *at > state.assigned_ms)
     {
         return Ok(touch(flows, env, state, "activity", at));
     }
     let default_sla = SlaConfig::default();
     let sla_cfg = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
-    let status = contact.prop("hs_lead_status").unwrap_or_default();
-    if sla_cfg.is_first_touch_status(&status) && owner_write_done(env, &state)? {
+    let status = super::field(lead, "lead_status").unwrap_or_default();
+    if sla_cfg.is_first_touch_status(status) && owner_write_done(env, &state)? {
         return Ok(touch(flows, env, state, "status", env.now_ms));
     }
     Ok(Completion::default())
+}
+
+/// A CRM activity (a logged call, email or meeting) changed: through
+/// `lead_handoff.activity_mapping` it names the lead (`lead_id`) and when it happened (`at`);
+/// one on an open lead after its owner was assigned is a first touch (`activity`). Without an
+/// activity mapping, or for an activity on no tracked lead, nothing happens.
+pub(crate) fn from_activity(
+    flows: &Flows,
+    env: &Env<'_>,
+    activity: &Record,
+) -> Result<Completion, FlowError> {
+    let Some(mapping) = &flows.loaded.config.lead_handoff.activity_mapping else {
+        return Ok(Completion::default());
+    };
+    let mapped = flows
+        .loaded
+        .mapping(&mapping.value)
+        .apply(&activity.to_json());
+    let Some(lead) =
+        super::field(&mapped.record, "lead_id").and_then(|id| env.crm.key(ObjectKind::Lead, id))
+    else {
+        return Ok(Completion::default());
+    };
+    let Some(state) = super::lead_state::load(env.store, &lead.to_string())? else {
+        return Ok(Completion::default());
+    };
+    let at = super::field(&mapped.record, "at").and_then(parse_time_ms);
+    match at {
+        Some(at) if state.is_open() && at > state.assigned_ms => {
+            Ok(touch(flows, env, state, "activity", at))
+        }
+        _ => Ok(Completion::default()),
+    }
 }
 
 /// Whether handoff's owner write of the current assignment has been applied in the CRM.
@@ -149,6 +192,10 @@ mod tests {
         assert_eq!(parse_time_ms("1700000000000"), Some(1_700_000_000_000));
         assert_eq!(
             parse_time_ms("2023-11-14T22:13:20.000Z"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_time_ms("2023-11-14T22:13:20.000+0000"),
             Some(1_700_000_000_000)
         );
         assert_eq!(parse_time_ms("yesterday"), None);

@@ -5,8 +5,8 @@
 //! with the sagas and audit entries of that decision.
 //!
 //! It is handoff's single answer to "who owns this lead": SLA timers act on `owner_*`, the
-//! ownership check compares the CRM's `hubspot_owner_id` with `owner_id`, and `handoff report`
-//! reads it for load per rep.
+//! ownership check compares the CRM's owner (the lead mapping's `owner_id`) with `owner_id`,
+//! and `handoff report` reads it for load per rep.
 
 use crate::state::{StateError, Store};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,10 @@ pub enum LeadStatus {
     Touched { at_ms: i64, by: String },
     /// Sent back to nurture at `at_ms` with reason code `reason` (e.g. `sla_expired`).
     Recycled { at_ms: i64, reason: String },
+    /// Converted in the CRM at `at_ms` (the lead record became a contact, an account and a
+    /// deal) while handoff still tracked it: the record is read-only from then on, so
+    /// the SLA stops and nothing more is written to it.
+    Converted { at_ms: i64 },
     /// Rejected by sales at `at_ms` with reason code `reason` (e.g. `not_a_fit`), then recycled.
     Rejected { at_ms: i64, reason: String },
 }
@@ -30,11 +34,13 @@ pub enum LeadStatus {
 /// A handed-off lead as handoff holds it (flow state `lead-state:<record_key>`, JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LeadState {
-    /// `hubspot:contacts:<id>`.
+    /// The lead's record key (`system:object:id`).
     pub record_key: String,
-    /// The CRM record id (HubSpot contact id).
-    pub contact_id: String,
-    /// The owner of record: CRM owner id (`hubspot_owner_id`).
+    /// The CRM id of the lead record (stores written before the CRM seam call it
+    /// `contact_id`).
+    #[serde(alias = "contact_id")]
+    pub record_id: String,
+    /// The owner of record: the CRM owner id (the value of the lead's owner field).
     pub owner_id: String,
     /// The owner of record's email (the Slack DM and escalation key).
     pub owner_email: String,
@@ -77,6 +83,11 @@ pub fn load(store: &Store, record_key: &str) -> Result<Option<LeadState>, StateE
 }
 
 impl LeadState {
+    /// The lead's record key, typed (`None` if the stored string is not a key).
+    pub fn key(&self) -> Option<handoff_connector::RecordKey> {
+        self.record_key.parse().ok()
+    }
+
     /// The `(key, JSON)` pair to put in [`crate::state::Completion::state`].
     pub fn entry(&self) -> (String, serde_json::Value) {
         (
@@ -98,8 +109,8 @@ mod tests {
     #[test]
     fn round_trips_with_status_flattened() {
         let s = LeadState {
-            record_key: "hubspot:contacts:42".into(),
-            contact_id: "42".into(),
+            record_key: "crm:leads:42".into(),
+            record_id: "42".into(),
             owner_id: "7".into(),
             owner_email: "a@example.com".into(),
             team: Some("West".into()),
@@ -115,10 +126,15 @@ mod tests {
             },
         };
         let (k, v) = s.entry();
-        assert_eq!(k, "lead-state:hubspot:contacts:42");
+        assert_eq!(k, "lead-state:crm:leads:42");
         assert_eq!(v["status"], "touched");
         assert_eq!(v["by"], "claim");
-        let back: LeadState = serde_json::from_value(v).unwrap();
+        let back: LeadState = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, s);
+        // Written before the CRM seam: the record id was `contact_id`.
+        let mut old = v;
+        let id = old.as_object_mut().unwrap().remove("record_id").unwrap();
+        old["contact_id"] = id;
+        assert_eq!(serde_json::from_value::<LeadState>(old).unwrap(), s);
     }
 }

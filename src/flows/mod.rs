@@ -3,18 +3,22 @@
 //! A flow reads one change (with the record as the vendor returns it), decides, and returns a
 //! [`Completion`]: the sagas of side effects to run, the audit entries explaining why, and any
 //! flow state to update (rotation positions, the account index). Flows never write to a vendor
-//! themselves; the outbox does, after the decision is committed. They may *read* the CRM.
+//! themselves; the outbox does, after the decision is committed. They may *read* the CRM, only
+//! through [`handoff_connector::Crm`], and they know its records only as the admin's mappings
+//! present them: which vendor it is, and what its fields are called, is the connector's and
+//! the mappings' business ([`writes`] turns handoff's updates into the CRM's fields).
 //!
 //! | change                                  | flow                       |
 //! |-----------------------------------------|----------------------------|
-//! | HubSpot contact without a lead of record | [`lead`]: gates, account match, routing, owner DM (via [`contact_change`]) |
-//! | HubSpot contact with a lead of record   | [`first_touch`] check (via [`contact_change`])     |
-//! | HubSpot deal reaching closed-won        | [`closed_won`]: ticket, Asana project, CSM DM      |
-//! | HubSpot company                         | [`accounts`] index update                          |
+//! | CRM lead without a lead of record       | [`lead`]: gates, account match, routing, owner DM (via [`contact_change`]) |
+//! | CRM lead with a lead of record          | owner check, conversion, [`first_touch`] (via [`contact_change`]) |
+//! | CRM activity (call, email) on a lead    | [`first_touch`] |
+//! | CRM deal reaching closed-won            | [`closed_won`]: case, project, CSM DM      |
+//! | CRM account                             | [`accounts`] index update                          |
 //! | Slack `block_actions` "Claim lead"      | [`claim`]: CRM status, message edit, first touch   |
 //! | Slack `block_actions` "Reject" menu     | [`reject`]: CRM disposition, message edit, recycle |
 //! | fired timer `sla_*`                     | [`sla`]: reminder, escalation, reassignment, recycle |
-//! | fired timer `lead_deferred`             | [`deferred`]: the lead flow again, contact read fresh |
+//! | fired timer `lead_deferred`             | [`deferred`]: the lead flow again, lead read fresh |
 
 pub mod accounts;
 pub mod after_hours;
@@ -30,11 +34,11 @@ pub mod ownership;
 pub mod reject;
 pub mod routing;
 pub mod sla;
+pub mod writes;
 
 use crate::config::Loaded;
 use crate::state::{Completion, StateError, Store};
-use futures::future::BoxFuture;
-use handoff_connector::{Change, ConnectorError, Record};
+use handoff_connector::{Change, ConnectorError, Crm, ObjectKind, Record, RecordKey};
 use owners::OwnerDirectory;
 use std::sync::{Arc, RwLock};
 
@@ -64,77 +68,42 @@ impl FlowError {
     }
 }
 
-/// What flows (and the worker) may read from the CRM while deciding.
-pub trait CrmRead: Send + Sync {
-    /// Reads records by id with the given properties (missing ids are left out).
-    fn batch_read<'a>(
-        &'a self,
-        object_type: &'a str,
-        ids: &'a [String],
-        properties: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>>;
-
-    /// Every CRM owner (HubSpot `GET /crm/v3/owners`), for the owner directory.
-    fn owners(&self) -> BoxFuture<'_, Result<Vec<owners::Owner>, ConnectorError>>;
-
-    /// Ids of `to_type` records associated with a record (HubSpot associations v4).
-    fn associated_ids<'a>(
-        &'a self,
-        object_type: &'a str,
-        id: &'a str,
-        to_type: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>>;
-
-    /// One property's history on a record, newest first (HubSpot `propertiesWithHistory`:
-    /// who wrote each value, when). The default knows no history (an empty list).
-    fn property_history<'a>(
-        &'a self,
-        _object_type: &'a str,
-        _id: &'a str,
-        _property: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<ownership::PropertyChange>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-}
-
-/// Links into the CRM's UI.
-#[derive(Clone, Debug)]
-pub struct Links {
-    /// Template with `{portal_id}`, `{object_type_id}`, `{id}`.
-    pub record_url: String,
-    pub portal_id: u64,
-}
-
-impl Links {
-    /// The UI link of a record (`object_type` plural: contacts, companies, deals, tickets).
-    pub fn record(&self, object_type: &str, id: &str) -> String {
-        let type_id = match object_type {
-            "contacts" => "0-1",
-            "companies" => "0-2",
-            "deals" => "0-3",
-            "tickets" => "0-5",
-            other => other,
-        };
-        self.record_url
-            .replace("{portal_id}", &self.portal_id.to_string())
-            .replace("{object_type_id}", type_id)
-            .replace("{id}", id)
-    }
-}
-
 /// Everything flows decide with.
 pub struct Flows {
     pub loaded: Arc<Loaded>,
     pub owners: Arc<RwLock<OwnerDirectory>>,
-    pub links: Links,
 }
 
-/// Per-call inputs: the store (to read flow state and saga existence), the CRM reader, now.
+/// Per-call inputs: the store (to read flow state and saga existence), the CRM, now.
 pub struct Env<'a> {
     pub store: &'a Store,
-    pub crm: &'a dyn CrmRead,
+    pub crm: &'a dyn Crm,
     /// UTC ms.
     pub now_ms: i64,
+}
+
+impl Env<'_> {
+    /// The kind of `key`'s record, if it is a record of the configured CRM.
+    pub fn kind_of(&self, key: &RecordKey) -> Option<ObjectKind> {
+        (key.system == self.crm.system())
+            .then(|| self.crm.kind_of(&key.object))
+            .flatten()
+    }
+
+    /// Reads one CRM record fresh, with the fields the mappings read (`None`: it is gone).
+    pub async fn read(
+        &self,
+        flows: &Flows,
+        key: &RecordKey,
+    ) -> Result<Option<Record>, ConnectorError> {
+        let fields = flows.loaded.fields_for(&key.object);
+        Ok(self
+            .crm
+            .read(&key.object, std::slice::from_ref(&key.id), &fields)
+            .await?
+            .into_iter()
+            .next())
+    }
 }
 
 impl Flows {
@@ -149,10 +118,16 @@ impl Flows {
         let Some(record) = record else {
             return Ok(Completion::default());
         };
+        if change.source == env.crm.system() {
+            return match env.crm.kind_of(&change.object_type) {
+                Some(ObjectKind::Lead) => contact_change::decide(self, env, change, record).await,
+                Some(ObjectKind::Deal) => closed_won::decide(self, env, change, record).await,
+                Some(ObjectKind::Account) => Ok(accounts::index_update(self, record)),
+                Some(ObjectKind::Activity) => first_touch::from_activity(self, env, record),
+                _ => Ok(Completion::default()),
+            };
+        }
         match (change.source.as_str(), change.object_type.as_str()) {
-            ("hubspot", "contacts") => contact_change::decide(self, env, change, record).await,
-            ("hubspot", "deals") => closed_won::decide(self, env, change, record).await,
-            ("hubspot", "companies") => Ok(accounts::index_update(record)),
             ("slack", claim::OBJECT_TYPE)
                 if record.prop("action_id").as_deref() == Some(reject::ACTION_ID) =>
             {
@@ -171,56 +146,11 @@ impl Flows {
         }
     }
 
-    /// The properties the worker should read for an object type (those the mappings use, plus
-    /// what flows read directly).
-    pub fn properties_for(object_type: &str) -> Vec<String> {
-        let names: &[&str] = match object_type {
-            "contacts" => &[
-                "email",
-                "firstname",
-                "lastname",
-                "phone",
-                "mobilephone",
-                "company",
-                "website",
-                "country",
-                "city",
-                "state",
-                "zip",
-                "industry",
-                "numemployees",
-                "annualrevenue",
-                "hs_analytics_source",
-                "lifecyclestage",
-                "hs_lead_status",
-                "hubspot_owner_id",
-                "hs_legal_basis",
-                "notes_last_contacted",
-                "createdate",
-                "lastmodifieddate",
-            ],
-            "deals" => &[
-                "dealname",
-                "amount",
-                "dealstage",
-                "pipeline",
-                "closedate",
-                "hubspot_owner_id",
-                "product",
-                "createdate",
-                "hs_lastmodifieddate",
-            ],
-            "companies" => &[
-                "name",
-                "domain",
-                "country",
-                "industry",
-                "hubspot_owner_id",
-                "hs_lastmodifieddate",
-            ],
-            _ => &[],
-        };
-        names.iter().map(|s| s.to_string()).collect()
+    /// The lead mapping applied to a CRM lead record.
+    pub(crate) fn map_lead(&self, record: &Record) -> crate::mapping::MapOutcome {
+        self.loaded
+            .mapping(&self.loaded.config.lead_handoff.mapping.value)
+            .apply(&record.to_json())
     }
 }
 
@@ -233,6 +163,19 @@ pub(crate) fn field<'a>(
         .get(name)
         .and_then(|v| v.as_str())
         .filter(|s| !s.is_empty())
+}
+
+/// Whether a mapped field is a true flag: JSON `true`, or text `true`, `1` or `yes` (any
+/// case). Mappings pass a CRM's booleans through as JSON booleans and map picklists to text.
+pub(crate) fn flag(record: &serde_json::Map<String, serde_json::Value>, name: &str) -> bool {
+    match record.get(name) {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => {
+            matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+        }
+        Some(serde_json::Value::Number(n)) => n.as_f64() == Some(1.0),
+        _ => false,
+    }
 }
 
 /// A saga step that sends `email` one Slack DM (`text` as the notification text, `blocks` as

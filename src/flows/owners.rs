@@ -1,20 +1,11 @@
 //! The CRM's owners (sales reps, CSMs) by id and by email.
 //!
 //! Config names people by email; the CRM needs owner ids and Slack needs the same email. The
-//! directory is loaded from HubSpot (`GET /crm/v3/owners`) at start and refreshed by the
-//! daemon.
+//! directory is loaded from the CRM ([`handoff_connector::Crm::owners`]) at start and
+//! refreshed by the daemon.
 
+pub use handoff_connector::Owner;
 use std::collections::HashMap;
-
-/// One CRM owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Owner {
-    /// HubSpot owner id (the value of `hubspot_owner_id`).
-    pub id: String,
-    /// Lower-cased email.
-    pub email: String,
-    pub name: String,
-}
 
 /// Owners by id and by email.
 #[derive(Clone, Debug, Default)]

@@ -2,18 +2,18 @@
 //! by a system that does not own the owner field at the lead's lifecycle stage is reverted or
 //! flagged; one made by the system of record moves the lead of record with it.
 //!
-//! [`check`] runs on a HubSpot contact change of a lead that has a [`LeadState`] (the lead
-//! engineer calls it from the contact-change flow). With `ownership:` configured
-//! ([`crate::config::ownership`]):
+//! [`check`] runs on a CRM lead change of a lead that has a [`LeadState`] (called from the
+//! lead-change flow). With `ownership:` configured ([`crate::config::ownership`]):
 //!
-//! 1. The CRM's `hubspot_owner_id` equals the owner of record → nothing.
-//! 2. Otherwise the newest entry of `hubspot_owner_id`'s property history
-//!    ([`super::CrmRead::property_history`], HubSpot `propertiesWithHistory`) says who wrote it: its
-//!    `sourceType` maps to a system (`ownership.systems`; unlisted, or no history at all →
-//!    `unknown`). If that entry's value is not the contact's current owner, the record moved on
-//!    since it was read → nothing (the newer change is checked when it arrives).
-//! 3. Writes by the system named [`HANDOFF_SYSTEM`] are handoff's own (a decision whose CRM
-//!    write is still in flight, or an older one) → nothing.
+//! 1. The CRM's owner (the lead mapping's `owner_id`) equals the owner of record → nothing.
+//! 2. Otherwise the newest entry of the owner field's history
+//!    ([`handoff_connector::Crm::owner_history`], the CRM's field history) says who wrote it: its source id, else its source type, maps to a system
+//!    (`ownership.systems`; unlisted, or no history at all → `unknown`). If that entry's value
+//!    is not the lead's current owner, the record moved on since it was read → nothing (the
+//!    newer change is checked when it arrives).
+//! 3. Writes the connector knows are handoff's own (`by_handoff`), or by the system named
+//!    [`HANDOFF_SYSTEM`] (a decision whose CRM write is still in flight, or an older one) →
+//!    nothing.
 //! 4. The mapped lead's `lifecycle_stage` picks the system of record (`system_of_record`); a
 //!    stage no entry lists is not governed → nothing.
 //! 5. By the system of record → **accepted**: the lead of record follows (owner id and email,
@@ -31,39 +31,18 @@
 //! and poll, or a later unrelated edit of the contact) is decided once.
 
 use super::lead_state::{LeadState, LeadStatus};
+use super::writes::LeadUpdate;
 use super::{field, Env, FlowError, Flows};
 use crate::config::ownership::{OnViolation, UNKNOWN_SYSTEM};
-use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{Change, IdempotencyKey, Record};
-use serde_json::{json, Map, Value};
-
-/// The CRM property holding a contact's owner (HubSpot owner id).
-pub const OWNER_PROPERTY: &str = "hubspot_owner_id";
+use handoff_connector::{Change, IdempotencyKey, Record, RecordKey};
+use serde_json::{json, Value};
 
 /// The `ownership.systems` name of handoff's own writes; changes it made are never judged.
 pub const HANDOFF_SYSTEM: &str = "handoff";
 
 /// The flow name on sagas and in outcome metrics.
 pub const FLOW: &str = "ownership";
-
-/// One write of a CRM property, as the CRM's property history reports it (HubSpot
-/// `ValueWithTimestamp`: `value`, `timestamp`, `sourceType`, `sourceId`, `sourceLabel`,
-/// `updatedByUserId`; CRM v3 specs).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PropertyChange {
-    /// The value written (`""` when cleared).
-    pub value: String,
-    /// When, UTC ms.
-    pub timestamp_ms: i64,
-    /// Who (kind): `CRM_UI`, `INTEGRATION`, `AUTOMATION_PLATFORM`, `FORM`, `IMPORT`, …
-    pub source_type: String,
-    /// Who (instance): `userId:<id>`, an app id, a workflow reference.
-    pub source_id: Option<String>,
-    pub source_label: Option<String>,
-    /// The HubSpot user who made it, for UI writes.
-    pub updated_by_user_id: Option<u64>,
-}
 
 /// The saga key of a revert: `owner-revert:<record_key>:<history ms>`.
 pub fn revert_saga_key(record_key: &str, changed_at_ms: i64) -> String {
@@ -81,7 +60,7 @@ pub fn handled_key(record_key: &str, changed_at_ms: i64) -> String {
     format!("owner-change:{record_key}:{changed_at_ms}")
 }
 
-/// Judges the owner of HubSpot contact `contact` (as just read, after `change`) against the lead
+/// Judges the owner of the CRM lead `contact` (as just read, after `change`) against the lead
 /// of record `lead` (see the module docs). `Ok(None)` when there is nothing to decide (no
 /// `ownership:` config, owners agree, handoff's own write, ungoverned stage, already decided,
 /// lead recycled or rejected); otherwise the completion to commit.
@@ -104,30 +83,28 @@ pub async fn check(
     ) {
         return Ok(None);
     }
-    let crm_owner = contact.prop(OWNER_PROPERTY).unwrap_or_default();
+    let mapped = flows.map_lead(contact);
+    let crm_owner = field(&mapped.record, "owner_id").unwrap_or("").to_string();
     if crm_owner == lead.owner_id {
         return Ok(None);
     }
-    let history = env
-        .crm
-        .property_history("contacts", &contact.id, OWNER_PROPERTY)
-        .await?;
+    let record = change.key();
+    let history = env.crm.owner_history(&record).await?;
     let newest = history.first();
     if newest.is_some_and(|h| h.value != crm_owner) {
         return Ok(None);
     }
+    if newest.is_some_and(|h| h.by_handoff) {
+        return Ok(None);
+    }
     let source_type = newest.map(|h| h.source_type.as_str()).unwrap_or("");
     let system = match newest {
-        Some(h) => cfg.system_of_source(&h.source_type),
+        Some(h) => cfg.system_of_writer(h.source_id.as_deref(), &h.source_type),
         None => UNKNOWN_SYSTEM,
     };
     if system == HANDOFF_SYSTEM {
         return Ok(None);
     }
-    let mapped = flows
-        .loaded
-        .mapping(&flows.loaded.config.lead_handoff.mapping.value)
-        .apply(&contact.to_json());
     let stage = field(&mapped.record, "lifecycle_stage").unwrap_or("");
     let Some(owner_system) = cfg.system_of_record(stage) else {
         return Ok(None);
@@ -178,12 +155,12 @@ pub async fn check(
         }
         "reverted" => {
             completion.sagas.push(revert_saga(
-                &record_key,
-                &contact.id,
+                flows,
+                &record,
                 lead,
                 changed_at_ms,
                 env.now_ms,
-            ));
+            )?);
             format!(
                 "owner {} → {crm_owner} by {who} at {stage} (system of record: {owner_system}): reverted to {}",
                 lead.owner_id, lead.owner_email
@@ -250,33 +227,28 @@ fn accept(flows: &Flows, lead: &LeadState, new_owner_id: &str, now_ms: i64) -> L
     next
 }
 
-/// Saga `owner-revert:…`: write the owner of record back to the contact.
+/// Saga `owner-revert:…`: write the owner of record back to the lead.
 fn revert_saga(
-    record_key: &str,
-    contact_id: &str,
+    flows: &Flows,
+    record: &RecordKey,
     lead: &LeadState,
     changed_at_ms: i64,
     now_ms: i64,
-) -> Saga {
-    let key = revert_saga_key(record_key, changed_at_ms);
-    let mut props = Map::new();
-    props.insert(OWNER_PROPERTY.into(), json!(lead.owner_id));
-    Saga::new(
+) -> Result<Saga, FlowError> {
+    let record_key = record.to_string();
+    let key = revert_saga_key(&record_key, changed_at_ms);
+    let write = flows.lead_write(record, &LeadUpdate::owner(&lead.owner_id))?;
+    Ok(Saga::new(
         key.clone(),
         FLOW,
-        record_key,
+        &record_key,
         vec![(
             IdempotencyKey::new(format!("{key}:owner")),
             "revert_owner",
-            Action::UpdateCrmRecord {
-                object_type: "contacts".into(),
-                id: contact_id.to_string(),
-                properties: props,
-            }
-            .to_json(),
+            write.to_json(),
         )],
         now_ms,
-    )
+    ))
 }
 
 /// Saga `owner-flag:…`: DM the owner of record's manager about the change.

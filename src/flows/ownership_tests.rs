@@ -5,13 +5,15 @@ use super::*;
 use crate::config::ownership::OwnershipConfig;
 use crate::flows::lead_state::{LeadState, LeadStatus};
 use crate::flows::owners::{Owner, OwnerDirectory};
-use crate::flows::{CrmRead, Env, Flows, Links};
+use crate::flows::{Env, Flows};
 use crate::state::Store;
-use futures::future::BoxFuture;
-use handoff_connector::{Change, ChangeKind, ChangeOrigin, ConnectorError, Record};
+use handoff_connector::memory_crm::MemoryCrm;
+use handoff_connector::{Change, ChangeKind, ChangeOrigin, FieldChange, ObjectKind, Record};
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+
+/// The owner property of the bundled config's CRM.
+const OWNER_PROPERTY: &str = "hubspot_owner_id";
 
 const SECTION: &str = "\
 systems:
@@ -28,63 +30,29 @@ const OTHER: &str = "702";
 const CHANGED_AT: i64 = 1_900_000_000_000;
 const NOW: i64 = CHANGED_AT + 5_000;
 
-/// A CRM that answers the scripted owner history and counts history reads.
-struct FakeCrm {
-    history: Vec<PropertyChange>,
-    reads: AtomicUsize,
+/// A CRM (named and shaped as the bundled config's) that answers the scripted owner history.
+fn crm(history: Vec<FieldChange>) -> MemoryCrm {
+    let crm = MemoryCrm::new(
+        "hubspot",
+        &[
+            (ObjectKind::Lead, "contacts"),
+            (ObjectKind::Account, "companies"),
+            (ObjectKind::Deal, "deals"),
+            (ObjectKind::Case, "tickets"),
+        ],
+    );
+    crm.set_owner_history(history);
+    crm
 }
 
-impl CrmRead for FakeCrm {
-    fn batch_read<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a [String],
-        _: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn owners(&self) -> BoxFuture<'_, Result<Vec<Owner>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn associated_ids<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn property_history<'a>(
-        &'a self,
-        object_type: &'a str,
-        _: &'a str,
-        property: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<PropertyChange>, ConnectorError>> {
-        assert_eq!((object_type, property), ("contacts", OWNER_PROPERTY));
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        let h = self.history.clone();
-        Box::pin(async move { Ok(h) })
-    }
-}
-
-fn crm(history: Vec<PropertyChange>) -> FakeCrm {
-    FakeCrm {
-        history,
-        reads: AtomicUsize::new(0),
-    }
-}
-
-fn by(source_type: &str, value: &str) -> PropertyChange {
-    PropertyChange {
+fn by(source_type: &str, value: &str) -> FieldChange {
+    FieldChange {
         value: value.into(),
         timestamp_ms: CHANGED_AT,
         source_type: source_type.into(),
         source_id: Some("workflowId:77".into()),
         source_label: None,
-        updated_by_user_id: None,
+        by_handoff: false,
     }
 }
 
@@ -110,10 +78,6 @@ fn flows(on_violation: Option<&str>) -> Flows {
         },
     ];
     Flows {
-        links: Links {
-            record_url: loaded.config.hubspot.record_url.clone(),
-            portal_id: loaded.config.hubspot.portal_id,
-        },
         loaded: Arc::new(loaded),
         owners: Arc::new(RwLock::new(OwnerDirectory::new(owners))),
     }
@@ -150,7 +114,7 @@ fn change() -> Change {
 fn lead() -> LeadState {
     LeadState {
         record_key: "hubspot:contacts:42".into(),
-        contact_id: "42".into(),
+        record_id: "42".into(),
         owner_id: OF_RECORD.into(),
         owner_email: "erin.east@example.com".into(),
         team: Some("East".into()),
@@ -167,7 +131,12 @@ fn lead() -> LeadState {
 const MQL: &str = "marketingqualifiedlead";
 const SQL: &str = "salesqualifiedlead";
 
-async fn run(flows: &Flows, store: &Store, crm: &FakeCrm, contact: &Record) -> Option<Completion> {
+async fn run(
+    flows: &Flows,
+    store: &Store,
+    crm: &MemoryCrm,
+    contact: &Record,
+) -> Option<Completion> {
     let env = Env {
         store,
         crm,
@@ -202,11 +171,12 @@ async fn a_workflow_changing_the_owner_at_mql_is_reverted_once() {
         saga.key,
         format!("owner-revert:hubspot:contacts:42:{CHANGED_AT}")
     );
-    assert_eq!(saga.steps[0].action["type"], "update_crm_record");
-    assert_eq!(saga.steps[0].action["id"], "42");
+    assert_eq!(saga.steps[0].action["type"], "crm_update");
+    assert_eq!(saga.steps[0].action["record"], "hubspot:contacts:42");
     assert_eq!(
-        saga.steps[0].action["properties"]["hubspot_owner_id"],
-        OF_RECORD
+        saga.steps[0].action["fields"],
+        json!({ OWNER_PROPERTY: OF_RECORD }),
+        "only the owner is written back"
     );
     assert_eq!(c.audit.len(), 1);
     let a = &c.audit[0];
@@ -258,7 +228,7 @@ async fn with_flag_the_change_is_audited_and_the_manager_told_but_nothing_writte
         .sagas
         .iter()
         .flat_map(|s| &s.steps)
-        .all(|s| s.action["type"] != "update_crm_record"));
+        .all(|s| s.action["type"] != "crm_update"));
     assert!(c.state.iter().all(|(k, _)| !k.starts_with("lead-state:")));
 }
 
@@ -268,7 +238,6 @@ async fn a_rep_changing_the_owner_at_sql_is_accepted_and_the_lead_of_record_foll
     let f = flows(None);
     let mut ui = by("CRM_UI", OTHER);
     ui.source_id = Some("userId:9".into());
-    ui.updated_by_user_id = Some(9);
     let crm = crm(vec![ui]);
     let c = run(&f, &store, &crm, &contact(SQL, OTHER))
         .await
@@ -299,9 +268,14 @@ async fn nothing_is_decided_when_owners_agree_or_the_change_is_not_judged() {
     assert!(run(&f, &store, &agree, &contact(MQL, OF_RECORD))
         .await
         .is_none());
-    assert_eq!(agree.reads.load(Ordering::SeqCst), 0);
-    // handoff's own write (its saga in flight): never judged.
+    assert_eq!(agree.history_reads(), 0);
+    // handoff's own write (its saga in flight): never judged, whether the config's systems
+    // say so or the connector knows it.
     let own = crm(vec![by("INTEGRATION", OTHER)]);
+    assert!(run(&f, &store, &own, &contact(MQL, OTHER)).await.is_none());
+    let mut known = by("USER", OTHER);
+    known.by_handoff = true;
+    let own = crm(vec![known]);
     assert!(run(&f, &store, &own, &contact(MQL, OTHER)).await.is_none());
     // The record moved on since it was read: wait for the newer change.
     let moved = crm(vec![by("AUTOMATION_PLATFORM", "703")]);

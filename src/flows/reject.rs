@@ -5,8 +5,8 @@
 //! The menu's option values are `<reason_code>|<record_key>` ([`super::lead::message`]); the
 //! server carries the selected option's value as the interaction record's `value`. One saga
 //! `reject:<record_key>` (first reject wins):
-//! 1. CRM: `hs_lead_status` = `UNQUALIFIED` (a default HubSpot lead status option) and
-//!    `handoff_rejection_reason` = the code (handoff's own contact property);
+//! 1. CRM: the update mapping's fields for status `rejected` and `rejection_reason` = the code
+//!    (a disqualified status and a custom reason field, as the mapping says);
 //! 2. `chat.update` of the DM: who rejected it and why (the controls are gone).
 //!
 //! In the same commit: the [`LeadState`] becomes `Rejected` and its pending SLA timers are
@@ -18,17 +18,15 @@
 use super::claim::{self, OBJECT_TYPE};
 use super::lead::message::{parse_lead_ref, REJECT_ACTION};
 use super::lead_state::{self, LeadState, LeadStatus};
+use super::writes::LeadUpdate;
 use super::{count, sla, Env, FlowError, Flows};
 use crate::routing::sla::SlaConfig;
 use crate::state::{AuditEntry, Completion, Saga};
 use handoff_connector::Record;
-use serde_json::{json, Map};
+use serde_json::json;
 
 /// The `action_id` of the reject menu.
 pub const ACTION_ID: &str = REJECT_ACTION;
-
-/// The `hs_lead_status` a rejected lead gets.
-pub const REJECTED_STATUS: &str = "UNQUALIFIED";
 
 /// The saga key of a lead's rejection: `reject:<record_key>`.
 pub fn saga_key(record_key: &str) -> String {
@@ -49,14 +47,12 @@ pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Comp
         ))
     })?;
     let (lead_key, assignment) = parse_lead_ref(lead_ref);
-    let contact_id = lead_key
-        .strip_prefix("hubspot:contacts:")
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            bad(format!(
-                "reject menu carries `{lead_key}`, not a HubSpot contact key"
-            ))
-        })?;
+    let record = claim::lead_record(env, lead_key).ok_or_else(|| {
+        bad(format!(
+            "reject menu carries `{lead_key}`, not the key of a {} lead",
+            env.crm.system()
+        ))
+    })?;
     let default_sla = SlaConfig::default();
     let sla_cfg = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
     let label = sla_cfg.reject_reasons.get(code).ok_or_else(|| {
@@ -80,14 +76,11 @@ pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Comp
     }
     let user = pick.prop("user_id").unwrap_or_default();
     let when = claim::click_time(env.now_ms);
-    let mut props = Map::new();
-    props.insert("hs_lead_status".into(), json!(REJECTED_STATUS));
-    props.insert("handoff_rejection_reason".into(), json!(code));
+    let write = flows.lead_write(&record, &LeadUpdate::rejected(code))?;
     let steps = claim::answer_steps(
         &key,
         "disposition",
-        contact_id,
-        props,
+        write,
         pick,
         format!("Lead rejected by <@{user}> at {when}: {label}."),
         format!(

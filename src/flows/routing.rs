@@ -109,6 +109,8 @@ mod tests {
     fn config() -> LeadHandoffConfig {
         let yaml = r#"
 mapping: m
+update_mapping: u
+account_mapping: a
 teams:
   - { name: East, members: [a@x.com, b@x.com], countries: [DE, France] }
   - { name: West, members: [c@x.com], countries: [US] }

@@ -38,7 +38,7 @@ pub(crate) fn compile(raw: RawMapping, origin: Origin<'_>) -> Result<Compiled, M
         return Err(origin.at(
             &raw.name,
             "name",
-            "a mapping name must be non-empty and contain no spaces (e.g. hubspot-contact-to-lead)",
+            "a mapping name must be non-empty and contain no spaces (e.g. crm-contact-to-lead)",
         ));
     }
     let source = object_ref(&raw.source, "source", origin)?;

@@ -77,6 +77,21 @@ impl Operand {
 }
 
 impl Condition {
+    /// Adds every input path the condition reads (its `source:` operands) to `out`.
+    pub(crate) fn input_paths<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Condition::Leaf {
+                operand: Operand::Source(path),
+                ..
+            } => out.push(path.as_str()),
+            Condition::Leaf { .. } => {}
+            Condition::All(cs) | Condition::Any(cs) => {
+                cs.iter().for_each(|c| c.input_paths(out));
+            }
+            Condition::Not(c) => c.input_paths(out),
+        }
+    }
+
     /// Evaluates the condition.
     pub fn eval(&self, scope: Scope<'_>) -> bool {
         match self {

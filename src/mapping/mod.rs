@@ -15,7 +15,7 @@
 //! ```
 //! let yaml = r#"
 //! name: demo
-//! source: { system: hubspot, object: contacts }
+//! source: { system: crm, object: contacts }
 //! target: { system: handoff, object: lead }
 //! fields:
 //!   - to: email
@@ -148,9 +148,48 @@ impl Mapping {
         self.plan.fields.iter().map(|f| f.to.as_str())
     }
 
-    /// Maps one input record (for HubSpot: the CRM v3 `SimplePublicObject` JSON,
-    /// `{id, properties, associations}`). Never panics and never fails: problems become
-    /// failed gates in the outcome.
+    /// Every dotted path the mapping reads from its input (`from:` paths, and `source:` paths
+    /// of `when:` and gate conditions), in order of appearance, without repeats.
+    pub fn input_paths(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for f in &self.plan.fields {
+            match &f.input {
+                plan::Input::First(paths) | plan::Input::Join(paths, _) => {
+                    out.extend(paths.iter().map(|p| p.as_str()))
+                }
+                plan::Input::Const(_) => {}
+            }
+            if let Some(when) = &f.when {
+                when.input_paths(&mut out);
+            }
+        }
+        for g in &self.plan.gates {
+            g.condition.input_paths(&mut out);
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|p| seen.insert(*p));
+        out
+    }
+
+    /// The vendor fields a mapping of CRM records reads: the first segment after
+    /// `properties.` of every [`Mapping::input_paths`] entry (`properties.email` → `email`),
+    /// which is what the connector must fetch for the mapping to see them.
+    pub fn source_fields(&self) -> Vec<String> {
+        self.input_paths()
+            .into_iter()
+            .filter_map(|p| p.strip_prefix("properties."))
+            .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
+            .fold(Vec::new(), |mut acc, f| {
+                if !acc.contains(&f) {
+                    acc.push(f);
+                }
+                acc
+            })
+    }
+
+    /// Maps one input record (a CRM record as `{id, object_type, properties, associations}`,
+    /// or a document handoff builds for an outbound mapping). Never panics and never fails:
+    /// problems become failed gates in the outcome.
     pub fn apply(&self, input: &serde_json::Value) -> MapOutcome {
         self.plan.apply(input)
     }

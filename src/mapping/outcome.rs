@@ -3,11 +3,11 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Which system and object type a mapping reads or writes, e.g. `hubspot` / `contacts`
-/// (HubSpot CRM object type names as in `/crm/v3/objects/{objectType}`).
+/// Which system and object type a mapping reads or writes: a connector's system name and the
+/// vendor's object name (as in record keys), or `handoff` and handoff's own record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ObjectRef {
-    /// System name, e.g. `hubspot`, `handoff`.
+    /// System name: a connector's (as in `crm.type`), or `handoff`.
     pub system: String,
     /// Object type within the system, e.g. `contacts`, `deals`, `lead`.
     pub object: String,

@@ -1,8 +1,8 @@
 //! Dotted paths into the input record (`properties.email`, `associations.companies.results.0.id`),
 //! split once at load time.
 //!
-//! The input is the vendor record as JSON: for HubSpot the CRM v3 `SimplePublicObject`
-//! shape `{id, properties: {...}, associations: {...}}` (HubSpot CRM API v3, "Objects").
+//! The input is the vendor record as JSON, in the shape every CRM connector gives
+//! (`handoff_connector::Record`): `{id, object_type, properties: {...}, associations: {...}}`.
 
 use serde_json::Value;
 

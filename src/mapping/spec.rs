@@ -3,9 +3,9 @@
 //! A mapping file, in full (every key is optional unless marked *required*):
 //!
 //! ```yaml
-//! name: hubspot-contact-to-lead        # required, unique across the mappings directory
+//! name: crm-contact-to-lead            # required, unique across the mappings directory
 //! description: free text
-//! source: { system: hubspot, object: contacts }   # required
+//! source: { system: crm, object: contacts }       # required: a connector's system and object
 //! target: { system: handoff, object: lead }       # required
 //! fields:                              # required; applied in order
 //!   - to: email                        # required: target field name, unique

@@ -11,7 +11,7 @@
 //! | `domain` | email or URL → host, lower case, `www.` dropped | no host with a dot |
 //! | `country_code` | country name → ISO 3166-1 alpha-2 (see `country.rs`) | unknown country |
 //! | `e164` | phone → E.164 (see `phone.rs`) | unparseable or invalid for the region |
-//! | `date` | `{from, to}` reformat (jiff strftime syntax); without `from`: ISO 8601 date, RFC 3339 timestamp (UTC date) or Unix epoch milliseconds (HubSpot's date-property format in webhooks) | does not parse |
+//! | `date` | `{from, to}` reformat (jiff strftime syntax); without `from`: ISO 8601 date, RFC 3339 timestamp (UTC date) or Unix epoch milliseconds (a CRM date in webhooks) | does not parse |
 //! | `prefix`, `suffix` | adds fixed text | never |
 //!
 //! Text transforms read numbers and booleans as their JSON text and fail on lists and objects.

@@ -1,6 +1,6 @@
 //! How JSON values read as text, and when they count as missing.
 //!
-//! HubSpot sends every CRM property as a string (or `null` when unset; CRM API v3,
+//! Some CRMs send every property as a string (or `null` when unset; CRM API v3,
 //! "Properties"), but inputs are arbitrary JSON, so numbers and booleans are read as their
 //! JSON text, and lists and objects have no text.
 

@@ -1,39 +1,64 @@
 //! The side effects a flow can ask for. Each is stored in a saga step as JSON and executed by
 //! the outbox executor with the step's idempotency key.
 
+use handoff_connector::RecordKey;
 use serde::{Deserialize, Serialize};
+
+/// Which kind of system an action writes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The CRM (through [`handoff_connector::Crm`]).
+    Crm,
+    /// The PM tool (through [`handoff_connector::ProjectTool`]).
+    Pm,
+    /// Slack.
+    Slack,
+    /// SMTP.
+    Email,
+}
+
+impl Target {
+    /// `crm`, `pm`, `slack`, `smtp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Crm => "crm",
+            Target::Pm => "pm",
+            Target::Slack => "slack",
+            Target::Email => super::email::VENDOR,
+        }
+    }
+}
 
 /// One vendor write.
 ///
 /// Text fields may contain placeholders filled from earlier steps of the same saga when the
-/// step runs: `{ticket_id}`, `{ticket_url}` (from [`Action::UpsertTicket`]), `{project_gid}`,
-/// `{project_url}` (from [`Action::InstantiateProject`]).
+/// step runs: `{case_id}`, `{case_url}` (from [`Action::CrmUpsertCase`]), `{project_id}`,
+/// `{project_url}` (from [`Action::CreateProject`]); sagas written before the CRM seam use
+/// `{ticket_id}`, `{ticket_url}` and `{project_gid}`, which the legacy actions still return.
+///
+/// CRM field names in actions come from the admin's outbound mappings at decision time, so a
+/// stored saga replays exactly the write that was decided.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
-    /// `PATCH /crm/v3/objects/{object_type}/{id}`: set properties (idempotent by nature).
-    UpdateCrmRecord {
-        object_type: String,
-        id: String,
-        properties: serde_json::Map<String, serde_json::Value>,
+    /// Set `fields` on a CRM record ([`handoff_connector::Crm::update`]; idempotent by nature).
+    CrmUpdate {
+        record: RecordKey,
+        fields: serde_json::Map<String, serde_json::Value>,
     },
-    /// `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{id}` (idempotent).
-    AssociateCrm {
-        from_type: String,
-        from_id: String,
-        to_type: String,
-        to_id: String,
+    /// Link two CRM records ([`handoff_connector::Crm::associate`]; idempotent by nature).
+    CrmLink { from: RecordKey, to: RecordKey },
+    /// Create the case once, upserted on the step's idempotency key
+    /// ([`handoff_connector::Crm::upsert_case`]), linked to `links`. Result: `case_id`,
+    /// `case_url`.
+    CrmUpsertCase {
+        fields: serde_json::Map<String, serde_json::Value>,
+        links: Vec<RecordKey>,
     },
-    /// Create the ticket once: HubSpot batch upsert on the unique custom property
-    /// `handoff_idempotency_key` (= the step key), then default associations to each of
-    /// `associate` (object type, id).
-    UpsertTicket {
-        properties: serde_json::Map<String, serde_json::Value>,
-        associate: Vec<(String, String)>,
-    },
-    /// Instantiate an Asana project from the template named `template`, once (looked up by
-    /// `name` in the team when a previous attempt's outcome is unknown).
-    InstantiateProject { template: String, name: String },
+    /// Create the project `name` from the PM tool's template named `template`, once (looked up
+    /// by `name` when a previous attempt's outcome is unknown). Result: `project_id`,
+    /// `project_url`.
+    CreateProject { template: String, name: String },
     /// DM the Slack user with this email, once (message metadata carries the step key).
     SlackDm {
         email: String,
@@ -58,18 +83,42 @@ pub enum Action {
         text: String,
         message_id: String,
     },
+    /// Legacy ([`Action::CrmUpdate`] as written before the CRM seam, with the CRM's object
+    /// name and id): runs against the configured CRM.
+    UpdateCrmRecord {
+        object_type: String,
+        id: String,
+        properties: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Legacy [`Action::CrmLink`].
+    AssociateCrm {
+        from_type: String,
+        from_id: String,
+        to_type: String,
+        to_id: String,
+    },
+    /// Legacy [`Action::CrmUpsertCase`]; results `ticket_id`, `ticket_url`.
+    UpsertTicket {
+        properties: serde_json::Map<String, serde_json::Value>,
+        associate: Vec<(String, String)>,
+    },
+    /// Legacy [`Action::CreateProject`]; results `project_gid`, `project_url`.
+    InstantiateProject { template: String, name: String },
 }
 
 impl Action {
-    /// The vendor the action writes to (for metrics and rate budgets).
-    pub fn vendor(&self) -> &'static str {
+    /// The kind of system the action writes to (for metrics and rate budgets).
+    pub fn target(&self) -> Target {
         match self {
-            Action::UpdateCrmRecord { .. }
+            Action::CrmUpdate { .. }
+            | Action::CrmLink { .. }
+            | Action::CrmUpsertCase { .. }
+            | Action::UpdateCrmRecord { .. }
             | Action::AssociateCrm { .. }
-            | Action::UpsertTicket { .. } => "hubspot",
-            Action::InstantiateProject { .. } => "asana",
-            Action::SlackDm { .. } | Action::SlackUpdate { .. } => "slack",
-            Action::SendEmail { .. } => super::email::VENDOR,
+            | Action::UpsertTicket { .. } => Target::Crm,
+            Action::CreateProject { .. } | Action::InstantiateProject { .. } => Target::Pm,
+            Action::SlackDm { .. } | Action::SlackUpdate { .. } => Target::Slack,
+            Action::SendEmail { .. } => Target::Email,
         }
     }
 
@@ -112,16 +161,27 @@ mod tests {
     }
 
     #[test]
-    fn actions_round_trip_as_tagged_json() {
-        let a = Action::AssociateCrm {
-            from_type: "contacts".into(),
-            from_id: "1".into(),
-            to_type: "companies".into(),
-            to_id: "2".into(),
+    fn actions_round_trip_as_tagged_json_with_keys_as_strings() {
+        let a = Action::CrmLink {
+            from: RecordKey::new("crm", "people", "1"),
+            to: RecordKey::new("crm", "accounts", "2"),
         };
         let json = a.to_json();
-        assert_eq!(json["type"], "associate_crm");
+        assert_eq!(json["type"], "crm_link");
+        assert_eq!(json["from"], "crm:people:1");
         assert_eq!(serde_json::from_value::<Action>(json).unwrap(), a);
+    }
+
+    #[test]
+    fn actions_stored_before_the_crm_seam_still_read() {
+        let stored = serde_json::json!({"type": "update_crm_record", "object_type": "contacts",
+            "id": "23", "properties": {"owner": "7"}});
+        let a: Action = serde_json::from_value(stored).unwrap();
+        assert_eq!(a.target(), Target::Crm);
+        let stored =
+            serde_json::json!({"type": "instantiate_project", "template": "T", "name": "N"});
+        let a: Action = serde_json::from_value(stored).unwrap();
+        assert_eq!(a.target(), Target::Pm);
     }
 
     #[test]
@@ -135,7 +195,7 @@ mod tests {
         let json = a.to_json();
         assert_eq!(json["type"], "send_email");
         assert_eq!(json["message_id"], "<1.handoff@maven.test>");
-        assert_eq!(a.vendor(), "smtp");
+        assert_eq!(a.target().as_str(), "smtp");
         assert_eq!(serde_json::from_value::<Action>(json).unwrap(), a);
     }
 }

@@ -1,37 +1,37 @@
-//! The effects of outbox actions on the real (or emulated) vendors.
+//! The effects of outbox actions on the real (or emulated) vendors, through the seams: the
+//! CRM ([`Crm`]), the PM tool ([`ProjectTool`]), Slack and SMTP.
 //!
-//! Where the vendor can make a write idempotent, the key goes to the vendor (HubSpot: batch
-//! upsert on the unique ticket property `handoff_idempotency_key`; property updates and
-//! associations are idempotent by nature). Where it cannot (Slack messages, Asana projects),
-//! the key is stored with the object (Slack message metadata, the project's unique name) and,
-//! when an earlier attempt's outcome is unknown, looked up before anything is created. Email
-//! (SMTP, [`super::email`]) has no lookup: it is sent again with the same `Message-ID`.
+//! Where the vendor can make a write idempotent, the key goes to the vendor (the CRM's case
+//! upsert on its idempotency field; field updates and links are idempotent by nature). Where
+//! it cannot (Slack messages, PM projects), the key is stored with the object (Slack message
+//! metadata, the project's unique name) and, when an earlier attempt's outcome is unknown,
+//! looked up before anything is created. Email (SMTP, [`super::email`]) has no lookup: it is
+//! sent again with the same `Message-ID`.
+//!
+//! Actions stored before the CRM seam (`update_crm_record`, `associate_crm`, `upsert_ticket`,
+//! `instantiate_project`) name the CRM's objects directly; they run against the configured CRM
+//! and keep their old result names (`ticket_url`, `project_gid`) for the placeholders of the
+//! steps stored after them.
 
 use super::email::Mailer;
 use super::{Action, Effects};
-use crate::flows::Links;
 use futures::future::BoxFuture;
-use handoff_asana::AsanaClient;
-use handoff_connector::{ConnectorError, IdempotencyKey};
-use handoff_hubspot::HubSpotClient;
+use handoff_connector::{ConnectorError, Creation, Crm, IdempotencyKey, ProjectTool, RecordKey};
 use handoff_slack::{Message, MessageMetadata, SlackClient};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// The unique custom ticket property that carries the idempotency key.
-pub const TICKET_KEY_PROPERTY: &str = handoff_hubspot::IDEMPOTENCY_PROPERTY;
+/// How often a PM tool's creation job is polled, and for how long.
+const JOB_POLL: Duration = Duration::from_millis(200);
+const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Vendor clients behind [`Effects`].
+/// The vendors behind [`Effects`].
 pub struct VendorEffects {
-    pub hubspot: HubSpotClient,
+    pub crm: Arc<dyn Crm>,
+    pub pm: Arc<dyn ProjectTool>,
     pub slack: SlackClient,
-    pub asana: AsanaClient,
-    /// Asana team that owns onboarding projects.
-    pub asana_team: String,
-    pub links: Links,
-    /// Asana template name → gid, read once.
-    templates: tokio::sync::OnceCell<HashMap<String, String>>,
     /// Email → DM channel id, so each DM costs one call, not three.
     dm_channels: Mutex<HashMap<String, String>>,
     /// The SMTP relay for [`Action::SendEmail`] (`None`: no `smtp` section; such steps fail
@@ -40,20 +40,11 @@ pub struct VendorEffects {
 }
 
 impl VendorEffects {
-    pub fn new(
-        hubspot: HubSpotClient,
-        slack: SlackClient,
-        asana: AsanaClient,
-        asana_team: String,
-        links: Links,
-    ) -> Self {
+    pub fn new(crm: Arc<dyn Crm>, pm: Arc<dyn ProjectTool>, slack: SlackClient) -> Self {
         Self {
-            hubspot,
+            crm,
+            pm,
             slack,
-            asana,
-            asana_team,
-            links,
-            templates: tokio::sync::OnceCell::new(),
             dm_channels: Mutex::new(HashMap::new()),
             mailer: None,
         }
@@ -63,33 +54,6 @@ impl VendorEffects {
     pub fn with_mailer(mut self, mailer: Option<Mailer>) -> Self {
         self.mailer = mailer;
         self
-    }
-
-    async fn template_gid(&self, name: &str) -> Result<String, ConnectorError> {
-        let templates = self
-            .templates
-            .get_or_try_init(|| async {
-                let list = self
-                    .asana
-                    .list_project_templates(&self.asana_team)
-                    .await
-                    .map_err(ConnectorError::from)?;
-                Ok::<_, ConnectorError>(
-                    list.into_iter()
-                        .filter_map(|t| Some((t.name?, t.gid)))
-                        .collect::<HashMap<_, _>>(),
-                )
-            })
-            .await?;
-        templates.get(name).cloned().ok_or_else(|| ConnectorError::Rejected {
-            vendor: "asana",
-            status: 404,
-            message: format!(
-                "no project template named `{name}` in team {} (closed_won.tiers[].asana_template); found: {}",
-                self.asana_team,
-                templates.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        })
     }
 
     async fn dm_channel(&self, email: &str) -> Result<String, ConnectorError> {
@@ -111,6 +75,47 @@ impl VendorEffects {
         Ok(channel)
     }
 
+    /// A legacy action's record: the configured CRM's `object` `id`.
+    fn legacy_key(&self, object: &str, id: &str) -> RecordKey {
+        RecordKey::new(self.crm.system(), object, id)
+    }
+
+    /// The project `name`, created from `template` unless it exists (looked up first when an
+    /// earlier attempt's outcome is unknown); waits for the PM tool's job.
+    async fn project(
+        &self,
+        template: &str,
+        name: &str,
+        key: &IdempotencyKey,
+        outcome_unknown: bool,
+    ) -> Result<handoff_connector::ProjectRef, ConnectorError> {
+        if outcome_unknown {
+            if let Some(p) = self.pm.find_project(name).await? {
+                return Ok(p);
+            }
+        }
+        let job_id = match self.pm.create_from_template(template, name, key).await? {
+            Creation::Ready(p) => return Ok(p),
+            Creation::Running { job_id } => job_id,
+        };
+        let started = tokio::time::Instant::now();
+        loop {
+            if let Some(p) = self.pm.poll_job(&job_id).await? {
+                return Ok(p);
+            }
+            if started.elapsed() >= JOB_TIMEOUT {
+                // The tool may still finish it: the retry looks the project up by name.
+                return Err(ConnectorError::Transient {
+                    vendor: self.pm.system(),
+                    reason: format!(
+                        "job {job_id} for project `{name}` still runs after {JOB_TIMEOUT:?}"
+                    ),
+                });
+            }
+            tokio::time::sleep(JOB_POLL).await;
+        }
+    }
+
     async fn run(
         &self,
         action: &Action,
@@ -118,15 +123,22 @@ impl VendorEffects {
         outcome_unknown: bool,
     ) -> Result<Value, ConnectorError> {
         match action {
+            Action::CrmUpdate { record, fields } => {
+                self.crm.update(record, fields).await?;
+                Ok(json!({ "id": record.id }))
+            }
             Action::UpdateCrmRecord {
                 object_type,
                 id,
                 properties,
             } => {
-                self.hubspot
-                    .update_object(object_type, id, properties)
-                    .await?;
+                let record = self.legacy_key(object_type, id);
+                self.crm.update(&record, properties).await?;
                 Ok(json!({ "id": id }))
+            }
+            Action::CrmLink { from, to } => {
+                self.crm.associate(from, to).await?;
+                Ok(json!({}))
             }
             Action::AssociateCrm {
                 from_type,
@@ -134,60 +146,35 @@ impl VendorEffects {
                 to_type,
                 to_id,
             } => {
-                self.hubspot
-                    .associate_default(from_type, from_id, to_type, to_id)
-                    .await?;
+                let (from, to) = (
+                    self.legacy_key(from_type, from_id),
+                    self.legacy_key(to_type, to_id),
+                );
+                self.crm.associate(&from, &to).await?;
                 Ok(json!({}))
+            }
+            Action::CrmUpsertCase { fields, links } => {
+                let case = self.crm.upsert_case(key, fields, links).await?;
+                Ok(json!({ "case_id": case.key.id, "case_url": case.url }))
             }
             Action::UpsertTicket {
                 properties,
                 associate,
             } => {
-                let mut props = properties.clone();
-                props.insert(TICKET_KEY_PROPERTY.into(), json!(key.as_str()));
-                let ticket = self
-                    .hubspot
-                    .upsert_by_key("tickets", TICKET_KEY_PROPERTY, key, &props)
-                    .await?;
-                for (to_type, to_id) in associate {
-                    self.hubspot
-                        .associate_default("tickets", &ticket.id, to_type, to_id)
-                        .await?;
-                }
-                Ok(json!({
-                    "ticket_id": ticket.id,
-                    "ticket_url": self.links.record("tickets", &ticket.id),
-                }))
+                let links: Vec<RecordKey> = associate
+                    .iter()
+                    .map(|(object, id)| self.legacy_key(object, id))
+                    .collect();
+                let case = self.crm.upsert_case(key, properties, &links).await?;
+                Ok(json!({ "ticket_id": case.key.id, "ticket_url": case.url }))
+            }
+            Action::CreateProject { template, name } => {
+                let p = self.project(template, name, key, outcome_unknown).await?;
+                Ok(json!({ "project_id": p.id, "project_url": p.url }))
             }
             Action::InstantiateProject { template, name } => {
-                let team = &self.asana_team;
-                let existing = if outcome_unknown {
-                    self.asana
-                        .find_project_by_name(team, name)
-                        .await
-                        .map_err(ConnectorError::from)?
-                } else {
-                    None
-                };
-                let project = match existing {
-                    Some(p) => p,
-                    None => {
-                        let gid = self.template_gid(template).await?;
-                        let job = self
-                            .asana
-                            .instantiate_project(&gid, name, team)
-                            .await
-                            .map_err(ConnectorError::from)?;
-                        self.asana
-                            .wait_for_job(&job.gid)
-                            .await
-                            .map_err(ConnectorError::from)?
-                    }
-                };
-                Ok(json!({
-                    "project_gid": project.gid,
-                    "project_url": format!("https://app.asana.com/0/{}/list", project.gid),
-                }))
+                let p = self.project(template, name, key, outcome_unknown).await?;
+                Ok(json!({ "project_gid": p.id, "project_url": p.url }))
             }
             Action::SlackDm {
                 email,
@@ -243,6 +230,14 @@ impl VendorEffects {
 }
 
 impl Effects for VendorEffects {
+    fn vendor(&self, action: &Action) -> &'static str {
+        match action.target() {
+            super::Target::Crm => self.crm.system(),
+            super::Target::Pm => self.pm.system(),
+            other => other.as_str(),
+        }
+    }
+
     fn execute<'a>(
         &'a self,
         action: &'a Action,

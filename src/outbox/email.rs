@@ -76,7 +76,7 @@ impl MailerSettings {
         let credentials = match (&smtp.username, &smtp.password) {
             (Some(user), Some(password)) => Some((
                 user.clone(),
-                password.resolve(config_path, "smtp.password")?,
+                crate::config::secret(password, config_path, "smtp.password")?,
             )),
             _ => None,
         };
@@ -240,7 +240,7 @@ mod tests {
     #[tokio::test]
     async fn a_message_is_delivered_once_with_its_message_id() {
         let (sink, mailer, _stop) = sink().await;
-        let id = message_id("ack:hubspot:contacts:42:email", mailer.from_domain());
+        let id = message_id("ack:crm:contacts:42:email", mailer.from_domain());
         let out = mailer
             .send(
                 "Ana Lima <ana@northwind.test>",
@@ -267,9 +267,9 @@ mod tests {
 
     #[test]
     fn message_ids_are_stable_per_key_and_distinct_across_keys() {
-        let a = message_id("ack:hubspot:contacts:1:email", "maven.test");
-        assert_eq!(a, message_id("ack:hubspot:contacts:1:email", "maven.test"));
-        assert_ne!(a, message_id("ack:hubspot:contacts:2:email", "maven.test"));
+        let a = message_id("ack:crm:contacts:1:email", "maven.test");
+        assert_eq!(a, message_id("ack:crm:contacts:1:email", "maven.test"));
+        assert_ne!(a, message_id("ack:crm:contacts:2:email", "maven.test"));
         assert!(
             a.starts_with('<') && a.ends_with(".handoff@maven.test>"),
             "{a}"

@@ -19,10 +19,16 @@ use tokio_util::task::TaskTracker;
 
 /// Performs actions against the vendors.
 pub trait Effects: Send + Sync {
+    /// The vendor an action goes to, for metric labels (the connector's system, `slack`, …; by default the
+    /// kind of target: `crm`, `pm`, `slack`, `smtp`).
+    fn vendor(&self, action: &Action) -> &'static str {
+        action.target().as_str()
+    }
+
     /// Executes `action` under idempotency key `key`. `outcome_unknown` is true when an earlier
     /// attempt may have taken effect: look the effect up by `key` before creating it again.
     /// Returns the vendor's result as a JSON object whose string fields become placeholders for
-    /// later steps (`ticket_id`, `ticket_url`, `project_gid`, `project_url`, `channel`, `ts`).
+    /// later steps (`case_id`, `case_url`, `project_id`, `project_url`, `channel`, `ts`).
     fn execute<'a>(
         &'a self,
         action: &'a Action,
@@ -170,7 +176,7 @@ pub async fn run_saga(
         let name = step.name.clone();
         let started = std::time::Instant::now();
         let result = effects.execute(&action, &key, outcome_unknown).await;
-        let vendor = action.vendor();
+        let vendor = effects.vendor(&action);
         metrics::histogram!("handoff_step_seconds", "vendor" => vendor)
             .record(started.elapsed().as_secs_f64());
         let now = handoff_connector::now_ms();
@@ -200,7 +206,11 @@ pub async fn run_saga(
                 store.save_saga(&saga, &[audit], false).await?;
             }
             Err(e) => {
-                saga.attempts += 1;
+                // A vendor's rate limit or daily allocation only delays a step: waiting for
+                // the budget is no attempt, so it never sends a saga to dead letters.
+                if e.class() != handoff_connector::ErrorClass::RateLimited {
+                    saga.attempts += 1;
+                }
                 let reason = format!("{name}: {e}");
                 if !e.is_retryable() || saga.attempts >= max_attempts {
                     metrics::counter!("handoff_steps_total", "vendor" => vendor, "outcome" => "parked").increment(1);
@@ -292,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let change = Change {
-            source: "hubspot".into(),
+            source: "crm".into(),
             object_type: "deals".into(),
             object_id: "1".into(),
             event_id: Some("e".into()),
@@ -319,9 +329,9 @@ mod tests {
 
     fn two_steps() -> Saga {
         Saga::new(
-            "onboarding:hubspot:deals:1",
+            "onboarding:crm:deals:1",
             "closed_won",
-            "hubspot:deals:1",
+            "crm:deals:1",
             vec![
                 (
                     IdempotencyKey::new("k:ticket"),
@@ -355,7 +365,7 @@ mod tests {
         let calls = fx.calls.lock().unwrap();
         assert_eq!(calls[1].0, dm("ticket https://crm/t/9"));
         assert!(calls.iter().all(|(_, _, unknown)| !unknown));
-        let done = store.saga("onboarding:hubspot:deals:1").unwrap().unwrap();
+        let done = store.saga("onboarding:crm:deals:1").unwrap().unwrap();
         assert!(done.steps.iter().all(|s| s.status == StepStatus::Done));
         assert_eq!(store.outbox_depth(), 0);
     }
@@ -365,13 +375,13 @@ mod tests {
         let (_d, store) = store_with(two_steps()).await;
         let fx = Scripted::default();
         *fx.answers.lock().unwrap() = vec![Err(ConnectorError::RateLimited {
-            vendor: "hubspot",
+            vendor: "crm",
             retry_after: Some(Duration::from_secs(30)),
         })];
         let before = handoff_connector::now_ms();
         let saga = store.sagas_ready(i64::MAX, 1).unwrap().remove(0);
         run_saga(&store, &fx, saga, 5).await.unwrap();
-        let waiting = store.saga("onboarding:hubspot:deals:1").unwrap().unwrap();
+        let waiting = store.saga("onboarding:crm:deals:1").unwrap().unwrap();
         assert!(waiting.not_before_ms >= before + 30_000);
         assert!(waiting.not_before_ms <= handoff_connector::now_ms() + 30_000);
         assert_eq!(waiting.steps[0].status, StepStatus::Attempted);
@@ -416,7 +426,7 @@ mod tests {
         let (_d, store) = store_with(two_steps()).await;
         let fx = Scripted::default();
         *fx.answers.lock().unwrap() = vec![Err(ConnectorError::Rejected {
-            vendor: "hubspot",
+            vendor: "crm",
             status: 400,
             message: "Property values were not valid".into(),
         })];

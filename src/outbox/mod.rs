@@ -6,5 +6,5 @@ pub mod effects;
 pub mod email;
 pub mod executor;
 
-pub use action::{fill, Action};
+pub use action::{fill, Action, Target};
 pub use executor::{Effects, Executor};

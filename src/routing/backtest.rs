@@ -2,8 +2,9 @@
 //!
 //! Leads come from a CSV in the datablist customers format (`Index, Customer Id, First Name,
 //! Last Name, Company, City, Country, Phone 1, Phone 2, Email, Subscription Date, Website`).
-//! Each row becomes a HubSpot contact (as `tests/mapping_shipped.rs` builds it: the CSV has no
-//! legal-basis column, so every row is given one), is mapped with the lead mapping, passes or
+//! Each row becomes a [`Person`] (sales-ready; the CSV has no consent column, so every row is
+//! taken as consented), then the lead record of the CRM the lead mapping reads (the caller's
+//! `as_record`, e.g. `crate::config::lead_record`), is mapped with the lead mapping, passes or
 //! fails its gates, and the qualified ones are routed in file order with the routing state
 //! carried forward from lead to lead. Every lead is routed as if it arrived at `now`; the
 //! simulated load of each rep (for least-loaded pools) starts at 0 and grows with each
@@ -15,12 +16,13 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::engine::{field_text, route, LoadSnapshot, Outcome, RouteContext};
 use super::rules::RuleSet;
 use super::state::RoutingState;
 use crate::mapping::Mapping;
+use handoff_connector::{Person, Record};
 
 /// Why a backtest could not run.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,11 @@ pub enum BacktestError {
         #[source]
         source: csv::Error,
     },
+    /// The lead mapping reads a CRM whose lead records the backtest cannot build.
+    #[error(
+        "the lead mapping reads `{0}` records, which the backtest cannot build from a CSV row"
+    )]
+    UnknownSystem(String),
     /// A required column is missing from the header.
     #[error("{path}: missing column \"{column}\"")]
     MissingColumn {
@@ -143,11 +150,11 @@ const COLUMNS: [&str; 10] = [
     "Website",
 ];
 
-/// Reads every row of a datablist-format CSV as a HubSpot contact.
+/// Reads every row of a datablist-format CSV as a sales-ready, consented [`Person`].
 ///
 /// # Errors
 /// [`BacktestError::Csv`] or [`BacktestError::MissingColumn`].
-pub fn read_contacts(leads_csv: &Path) -> Result<Vec<Value>, BacktestError> {
+pub fn read_people(leads_csv: &Path) -> Result<Vec<Person>, BacktestError> {
     let path = leads_csv.display().to_string();
     let csv_err = |source| BacktestError::Csv {
         path: path.clone(),
@@ -170,41 +177,52 @@ pub fn read_contacts(leads_csv: &Path) -> Result<Vec<Value>, BacktestError> {
     for row in reader.records() {
         let row = row.map_err(csv_err)?;
         let f = |i: usize| row.get(idx[i]).unwrap_or("");
-        out.push(json!({
-            "id": f(0),
-            "properties": {
-                "firstname": f(1), "lastname": f(2), "company": f(3), "city": f(4), "country": f(5),
-                "phone": f(6), "mobilephone": f(7), "email": f(8), "website": f(9),
-                "hs_legal_basis": "Legitimate interest – prospect/lead",
-            },
-            "associations": {}
-        }));
+        let text = |i: usize| f(i).to_string();
+        out.push(Person {
+            id: text(0),
+            first_name: text(1),
+            last_name: text(2),
+            company: text(3),
+            city: text(4),
+            country: text(5),
+            phone: text(6),
+            mobile_phone: text(7),
+            email: text(8),
+            website: text(9),
+            source: None,
+            consent: true,
+            sales_ready: true,
+        });
     }
     Ok(out)
 }
 
 /// Routes every qualified lead of `leads_csv` with each rule set (one or two), offline.
+/// `as_record` turns a row into the lead record of the CRM `mapping` reads.
 ///
 /// # Errors
-/// As [`read_contacts`]; [`BacktestError::RuleSetCount`] unless one or two rule sets are given.
+/// As [`read_people`]; [`BacktestError::RuleSetCount`] unless one or two rule sets are given;
+/// [`BacktestError::UnknownSystem`] when `as_record` knows no record for the mapping's CRM.
 pub fn run(
     rule_sets: &[RuleSet],
     leads_csv: &Path,
     mapping: &Mapping,
+    as_record: &dyn Fn(&Person) -> Option<Record>,
     now: Timestamp,
 ) -> Result<BacktestReport, BacktestError> {
     if rule_sets.is_empty() || rule_sets.len() > 2 {
         return Err(BacktestError::RuleSetCount(rule_sets.len()));
     }
-    let contacts = read_contacts(leads_csv)?;
+    let people = read_people(leads_csv)?;
     let mut gates = GateSummary::default();
     let mut qualified: Vec<(String, Value)> = Vec::new();
-    for c in &contacts {
-        let out = mapping.apply(c);
+    for person in &people {
+        let record = as_record(person)
+            .ok_or_else(|| BacktestError::UnknownSystem(mapping.source().system.clone()))?;
+        let out = mapping.apply(&record.to_json());
         if out.passed() {
             gates.passed += 1;
-            let id = c["id"].as_str().unwrap_or("").to_owned();
-            qualified.push((id, Value::Object(out.record)));
+            qualified.push((person.id.clone(), Value::Object(out.record)));
         } else {
             gates.failed += 1;
             for r in out.failure_reasons() {
@@ -223,7 +241,7 @@ pub fn run(
     Ok(BacktestReport {
         leads_file: leads_csv.display().to_string(),
         now_utc: now.to_string(),
-        rows: contacts.len(),
+        rows: people.len(),
         gates,
         results,
         diff,

@@ -113,7 +113,7 @@ pub struct LoadInfo {
 
 /// Explains how `lead` would be routed now, without changing anything.
 ///
-/// `lead` is a mapped lead (the lead mapping's output fields), or a raw HubSpot contact
+/// `lead` is a mapped lead (the lead mapping's output fields), or a raw CRM record
 /// (`{id, properties}`) when `mapping` is given: then it is mapped first and the gates are
 /// reported; a lead that fails a gate is not routed (the explanation says so).
 pub fn explain_lead(

@@ -48,7 +48,7 @@ use super::rules::{Cond, RoutingError};
 use super::spec::RawSla;
 
 /// The `hs_lead_status` values that count as a first touch when `first_touch_statuses` is not
-/// given (HubSpot's default "Lead status" options; HubSpot KB "Set up and use the lead status
+/// given (the CRM's default "Lead status" options; the CRM's docs on "Set up and use the lead status
 /// property": NEW, OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED,
 /// BAD_TIMING).
 pub const DEFAULT_FIRST_TOUCH_STATUSES: [&str; 3] =

@@ -2,14 +2,14 @@
 //! them: what the sandbox, the intake load generator and anyone's own script start with.
 
 use super::{IoContext, SandboxError};
-use crate::config::Config;
-use crate::daemon::vendors::VendorSettings;
-use crate::flows::Links;
-use handoff_asana::{AsanaConfig, AsanaEmulator};
+use crate::config::{Config, CrmSection, PmSection};
+use handoff_asana::AsanaEmulator;
 use handoff_connector::emulator::Running;
-use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
-use handoff_slack::{SlackConfig, SlackEmulator};
-use secrecy::SecretString;
+use handoff_connector::SecretRef;
+use handoff_hubspot::HubSpotEmulator;
+use handoff_slack::SlackEmulator;
+use secrecy::{ExposeSecret, SecretString};
+use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -46,9 +46,11 @@ impl LocalVendors {
         shutdown: CancellationToken,
     ) -> Result<LocalVendors, SandboxError> {
         let strict_limits = options.strict_limits;
+        let CrmSection::HubSpot(crm) = &config.crm;
+        let PmSection::Asana(pm) = &config.pm;
         let hubspot = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
             rate_limits: strict_limits,
-            portal_id: config.hubspot.portal_id,
+            portal_id: crm.portal_id,
             webhook_target: options
                 .hubspot_webhooks
                 .then(|| join(daemon_url, "webhooks/hubspot")),
@@ -62,8 +64,8 @@ impl LocalVendors {
         let slack = SlackEmulator::new(slack_config.clone());
         let asana = AsanaEmulator::new(handoff_asana::EmulatorConfig {
             rate_limits: strict_limits,
-            workspace_gid: config.asana.workspace_gid.clone(),
-            team_gid: config.asana.team_gid.clone(),
+            workspace_gid: pm.workspace_gid.clone(),
+            team_gid: pm.team_gid.clone(),
             job_delay_ms: 20,
             ..Default::default()
         });
@@ -99,41 +101,58 @@ impl LocalVendors {
         self.hubspot.config().client_secret.clone()
     }
 
-    /// Client settings for a daemon using these emulators. Without strict limits the clients'
-    /// pacing is relaxed too, since the emulators do not enforce any.
-    pub fn settings(&self, config: &Config) -> VendorSettings {
+    /// Points `config`'s vendor sections at these emulators: base URLs, the emulators'
+    /// credentials (written as secret files into `secrets`, mode 0600), and, without strict
+    /// limits, budgets relaxed as the emulators enforce none.
+    ///
+    /// Errors: a secret file cannot be written.
+    pub fn configure(&self, config: &mut Config, secrets: &Path) -> Result<(), SandboxError> {
+        let secret = |name: &str, value: &str| -> Result<SecretRef, SandboxError> {
+            let path = secrets.join(name);
+            write_secret(&path, value)
+                .doing(|| format!("cannot write the secret file {}", path.display()))?;
+            Ok(SecretRef::file(path))
+        };
+        let relaxed = !self.strict_limits;
         let hs = self.hubspot.config();
-        let mut hubspot = HubSpotConfig::new(
-            self.hubspot_at.base_url(),
-            SecretString::from(hs.token.clone()),
-            SecretString::from(hs.client_secret.clone()),
-        );
+        let CrmSection::HubSpot(crm) = &mut config.crm;
+        crm.base_url = self.hubspot_at.base_url();
+        crm.token = secret("hubspot-token", &hs.token)?;
+        crm.client_secret = secret("hubspot-client-secret", &hs.client_secret)?;
+        if relaxed {
+            crm.rate.requests = 100_000;
+            crm.search_per_second = 1_000;
+        }
+        let PmSection::Asana(pm) = &mut config.pm;
+        pm.base_url = self.asana_at.base_url();
+        pm.token = secret("asana-token", &self.asana.config().token)?;
+        pm.job_poll_ms = 20;
+        if relaxed {
+            pm.requests_per_minute = 1_000_000;
+        }
         let sl = &self.slack_config;
-        let mut slack = SlackConfig::new(sl.bot_token.clone(), sl.signing_secret.clone())
-            .with_base_url(handoff_slack::emulator::api_base_url(&self.slack_at));
-        let mut asana = AsanaConfig::new(
-            self.asana_at.base_url(),
-            SecretString::from(self.asana.config().token.clone()),
-            config.asana.workspace_gid.clone(),
-            config.asana.team_gid.clone(),
-        );
-        asana.job_poll_interval_ms = 20;
-        if !self.strict_limits {
-            hubspot.requests_per_window = 100_000;
-            hubspot.search_requests_per_second = 1_000;
-            slack.requests_per_minute = 1_000_000;
-            asana.requests_per_minute = 1_000_000;
+        config.slack.base_url = handoff_slack::emulator::api_base_url(&self.slack_at);
+        config.slack.bot_token = secret("slack-bot-token", sl.bot_token.expose_secret())?;
+        config.slack.signing_secret =
+            secret("slack-signing-secret", sl.signing_secret.expose_secret())?;
+        if relaxed {
+            config.slack.requests_per_minute = 1_000_000;
         }
-        VendorSettings {
-            hubspot,
-            slack,
-            asana,
-            links: Links {
-                record_url: config.hubspot.record_url.clone(),
-                portal_id: config.hubspot.portal_id,
-            },
-        }
+        Ok(())
     }
+}
+
+/// Writes a secret file readable only by its owner.
+fn write_secret(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(value.as_bytes())
 }
 
 /// `http://ADDR/`.

@@ -109,7 +109,8 @@ const CONFIG: &str = include_str!("handoff.yaml");
 const ACK_TEMPLATE: &str = include_str!("../../templates/after-hours-ack.txt");
 /// The rule set `handoff.yaml` names (`lead_handoff.rules`), embedded.
 const RULES: &str = include_str!("../../examples/routing.yaml");
-const MAPPINGS: [(&str, &str); 2] = [
+/// The shipped mappings, embedded (the sandbox runs from any folder).
+const MAPPINGS: [(&str, &str); 5] = [
     (
         "mappings/hubspot-contact-to-lead.yaml",
         include_str!("../../mappings/hubspot-contact-to-lead.yaml"),
@@ -117,6 +118,18 @@ const MAPPINGS: [(&str, &str); 2] = [
     (
         "mappings/hubspot-deal-to-onboarding.yaml",
         include_str!("../../mappings/hubspot-deal-to-onboarding.yaml"),
+    ),
+    (
+        "mappings/hubspot-company-to-account.yaml",
+        include_str!("../../mappings/hubspot-company-to-account.yaml"),
+    ),
+    (
+        "mappings/lead-to-hubspot-contact.yaml",
+        include_str!("../../mappings/lead-to-hubspot-contact.yaml"),
+    ),
+    (
+        "mappings/onboarding-to-hubspot-ticket.yaml",
+        include_str!("../../mappings/onboarding-to-hubspot-ticket.yaml"),
     ),
 ];
 
@@ -212,8 +225,8 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     let world = Arc::new(world);
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = db_dir.clone();
-    let settings = local.settings(&loaded.config);
-    let vendors = vendors::build_with_mailer(settings, vendors::mailer(&loaded)?)?;
+    local.configure(&mut loaded.config, temp.path())?;
+    let vendors = vendors::from_config(&loaded)?;
 
     let clock = SimClock::new(sim::START_MS, sim::speed_for(args.replay_seconds));
     let stop_daemon = CancellationToken::new();

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct AuditEntry {
     /// UTC ms.
     pub at_ms: i64,
-    /// `source:object_type:id`, e.g. `hubspot:contacts:42`.
+    /// `system:object:id`, e.g. `crm:contacts:42`.
     pub record_key: String,
     /// What happened: `received`, `gates`, `nurtured`, `matched_account`, `routed`,
     /// `saga_created`, `step_done`, `step_failed`, `dead_lettered`, `claimed`, ...
@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// Record keys whose key ends with `:<id>` (so `handoff audit 42` finds
-    /// `hubspot:contacts:42` and `hubspot:deals:42`). Scans the trail.
+    /// `crm:contacts:42` and `crm:deals:42`). Scans the trail.
     pub fn audit_records_with_id(&self, id: &str) -> Result<Vec<String>, StateError> {
         let suffix = format!(":{id}");
         let mut found: Vec<String> = Vec::new();

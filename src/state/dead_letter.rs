@@ -27,7 +27,7 @@ pub struct DeadLetter {
     pub id: u64,
     /// UTC ms.
     pub at_ms: i64,
-    /// The record it concerns (`hubspot:contacts:42`).
+    /// The record it concerns (`system:object:id`).
     pub record_key: String,
     /// Why, in words an admin can act on (vendor, status, message).
     pub reason: String,

@@ -167,7 +167,7 @@ impl Store {
             .map_err(StateError::Flush)
     }
 
-    /// The stored cursor of `feed` (e.g. `hubspot:contacts`).
+    /// The stored cursor of `feed` (`<system>:<object>`).
     pub fn cursor(&self, feed: &str) -> Result<Option<Cursor>, StateError> {
         self.inner
             .cursors

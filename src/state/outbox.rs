@@ -31,7 +31,7 @@ pub enum StepStatus {
 /// One side effect of a saga.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SagaStep {
-    /// Makes the effect happen at most once (e.g. `onboarding-ticket:hubspot:deals:42`).
+    /// Makes the effect happen at most once (e.g. `onboarding:<record key>:case`).
     pub key: IdempotencyKey,
     /// Short name for logs and audit (`assign_owner`, `notify_owner`, `create_ticket`).
     pub name: String,
@@ -46,11 +46,11 @@ pub struct SagaStep {
 /// An ordered list of steps that belong together (one decision's side effects).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Saga {
-    /// Unique per decision, e.g. `lead:hubspot:contacts:42`.
+    /// Unique per decision, e.g. `lead:<record key>`.
     pub key: String,
     /// The flow that decided it (`lead_handoff`, `closed_won`, `claim`).
     pub flow: String,
-    /// The record the saga is about (`hubspot:contacts:42`), for the audit trail.
+    /// The record the saga is about (`system:object:id`), for the audit trail.
     pub record_key: String,
     pub steps: Vec<SagaStep>,
     /// UTC ms.

@@ -3,7 +3,7 @@ use handoff_connector::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};
 
 fn change(id: &str, event: Option<&str>, at: i64) -> Change {
     Change {
-        source: "hubspot".into(),
+        source: "crm".into(),
         object_type: "contacts".into(),
         object_id: id.into(),
         event_id: event.map(str::to_string),
@@ -20,7 +20,7 @@ fn saga(key: &str) -> Saga {
     Saga::new(
         key,
         "lead_handoff",
-        "hubspot:contacts:1",
+        "crm:contacts:1",
         vec![(
             IdempotencyKey::new(format!("{key}:assign")),
             "assign_owner",
@@ -102,13 +102,13 @@ async fn enqueued_changes_and_cursors_survive_reopen() {
         .await
         .unwrap();
     store
-        .advance_cursor("hubspot:contacts", &Cursor("3".into()))
+        .advance_cursor("crm:contacts", &Cursor("3".into()))
         .await
         .unwrap();
     let store = reopen(store, dir.path()).await;
     assert_eq!(store.inbox_depth(), 1);
     assert_eq!(
-        store.cursor("hubspot:contacts").unwrap(),
+        store.cursor("crm:contacts").unwrap(),
         Some(Cursor("3".into()))
     );
     // Dedupe memory survives too.
@@ -129,10 +129,10 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
         .unwrap();
     let entries = store.inbox_ready(i64::MAX, 10).unwrap();
     let completion = Completion {
-        sagas: vec![saga("lead:hubspot:contacts:1")],
+        sagas: vec![saga("lead:crm:contacts:1")],
         audit: vec![AuditEntry::new(
             1,
-            "hubspot:contacts:1",
+            "crm:contacts:1",
             "routed",
             "routed",
             serde_json::Value::Null,
@@ -148,7 +148,7 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
     assert_eq!(store.inbox_depth(), 0);
     assert_eq!(store.outbox_depth(), 1);
     assert_eq!(store.get_json::<i64>("rr:West").unwrap(), Some(3));
-    assert_eq!(store.audit_of("hubspot:contacts:1").unwrap().len(), 2);
+    assert_eq!(store.audit_of("crm:contacts:1").unwrap().len(), 2);
 
     // Finishing moves it to `done`; a later decision with the same key is still refused.
     let mut s = store.sagas_ready(i64::MAX, 10).unwrap().remove(0);
@@ -163,7 +163,7 @@ async fn completion_is_atomic_and_never_creates_a_saga_twice() {
         .complete(
             e.seq,
             Completion {
-                sagas: vec![saga("lead:hubspot:contacts:1")],
+                sagas: vec![saga("lead:crm:contacts:1")],
                 ..Completion::default()
             },
         )
@@ -183,12 +183,12 @@ async fn dead_letters_keep_the_change_and_replay_it() {
         .unwrap();
     let e = store.inbox_ready(i64::MAX, 1).unwrap().remove(0);
     let id = store
-        .dead_letter_change(e.seq, e.change.clone(), "hubspot has no contacts 5", 3, 99)
+        .dead_letter_change(e.seq, e.change.clone(), "crm has no contacts 5", 3, 99)
         .unwrap();
     assert_eq!(store.inbox_depth(), 0);
     let letters = store.dead_letters().unwrap();
     assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].reason, "hubspot has no contacts 5");
+    assert_eq!(letters[0].reason, "crm has no contacts 5");
 
     store.replay_dead_letter(id, 100).await.unwrap();
     assert!(store.dead_letters().unwrap().is_empty());

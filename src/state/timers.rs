@@ -45,13 +45,13 @@ pub const TIMER_OBJECT_TYPE: &str = "timer";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timer {
     /// Unique; scheduling the same key again replaces the timer, e.g.
-    /// `sla:first_touch:hubspot:contacts:42:reminder`.
+    /// `sla:<record key>:1:reminder`.
     pub key: String,
     /// When it fires, UTC epoch ms.
     pub due_ms: i64,
     /// What it is for, for the flow that handles it (`sla_reminder`, `deferred_notify`).
     pub kind: String,
-    /// The record it is about (`hubspot:contacts:42`).
+    /// The record it is about (`system:object:id`).
     pub record_key: String,
     /// Whatever the handling flow needs.
     #[serde(default)]

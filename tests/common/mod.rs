@@ -9,14 +9,12 @@
 //! wait polls a condition against a deadline.
 #![allow(dead_code)]
 
-use handoff::daemon::vendors::{self, VendorSettings};
+use handoff::daemon::vendors;
 use handoff::daemon::{self, Listeners};
-use handoff::flows::Links;
-use handoff_asana::{AsanaConfig, AsanaEmulator};
+use handoff_asana::AsanaEmulator;
 use handoff_hubspot::emulator::Availability;
-use handoff_hubspot::{HubSpotConfig, HubSpotEmulator};
-use handoff_slack::{SlackConfig, SlackEmulator};
-use secrecy::SecretString;
+use handoff_hubspot::HubSpotEmulator;
+use handoff_slack::SlackEmulator;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,12 +42,14 @@ pub const ENTERPRISE: &str = "Onboarding — Enterprise";
 pub const GROWTH: &str = "Onboarding — Growth";
 pub const STARTER: &str = "Onboarding — Starter";
 
-/// Environment variables the child daemon reads its secrets from.
-pub const ENV_HUBSPOT_TOKEN: &str = "HANDOFF_TEST_HUBSPOT_TOKEN";
-pub const ENV_HUBSPOT_SECRET: &str = "HANDOFF_TEST_HUBSPOT_CLIENT_SECRET";
-pub const ENV_SLACK_TOKEN: &str = "HANDOFF_TEST_SLACK_TOKEN";
-pub const ENV_SLACK_SECRET: &str = "HANDOFF_TEST_SLACK_SIGNING_SECRET";
-pub const ENV_ASANA_TOKEN: &str = "HANDOFF_TEST_ASANA_TOKEN";
+/// The secret files the daemon reads (in the test's folder, `secrets/<name>`).
+pub const SECRET_FILES: [&str; 5] = [
+    "hubspot-token",
+    "hubspot-client-secret",
+    "slack-bot-token",
+    "slack-signing-secret",
+    "asana-token",
+];
 
 /// A poll schedule that never fires during a test (midnight on 1 January).
 pub const POLL_NEVER: &str = "0 0 0 1 1 *";
@@ -244,8 +244,28 @@ impl TestEnv {
             child_starts: 0,
             clock: None,
         };
+        env.write_secrets();
         std::fs::write(&env.config_path, env.config_yaml(&opts)).unwrap();
         env
+    }
+
+    /// Writes the emulators' credentials as the daemon's secret files (`secrets/<name>`).
+    fn write_secrets(&self) {
+        use secrecy::ExposeSecret;
+        let dir = self.dir.path().join("secrets");
+        std::fs::create_dir_all(&dir).unwrap();
+        let hs = self.hubspot.config();
+        let sl = handoff_slack::EmulatorConfig::default();
+        let values = [
+            hs.token.clone(),
+            hs.client_secret.clone(),
+            sl.bot_token.expose_secret().to_string(),
+            sl.signing_secret.expose_secret().to_string(),
+            self.asana.config().token.clone(),
+        ];
+        for (name, value) in SECRET_FILES.iter().zip(values) {
+            std::fs::write(dir.join(name), value).unwrap();
+        }
     }
 
     /// The daemon's `handoff.yaml` for this environment.
@@ -264,26 +284,36 @@ public_url: {public}
 state_dir: state
 mappings_dir: {mappings}
 log: {{ format: text, level: warn }}
-hubspot:
+crm:
+  type: hubspot
   base_url: {hs}
-  token: {{ env: {ENV_HUBSPOT_TOKEN} }}
-  client_secret: {{ env: {ENV_HUBSPOT_SECRET} }}
+  token: {{ file: {secrets}/hubspot-token }}
+  client_secret: {{ file: {secrets}/hubspot-client-secret }}
   portal_id: {portal}
   rate: {{ requests: 100000, window_s: 10 }}
-  poll:
-    schedule: "{schedule}"
-    objects: [companies, contacts, deals]
-slack:
-  base_url: {sl}
-  bot_token: {{ env: {ENV_SLACK_TOKEN} }}
-  signing_secret: {{ env: {ENV_SLACK_SECRET} }}
-asana:
+  search_per_second: 1000
+  changes:
+    - webhook
+    - poll:
+        schedule: "{schedule}"
+        objects: [companies, contacts, deals]
+pm:
+  type: asana
   base_url: {asn}
-  token: {{ env: {ENV_ASANA_TOKEN} }}
+  token: {{ file: {secrets}/asana-token }}
   workspace_gid: "{ws}"
   team_gid: "{team_gid}"
+  requests_per_minute: 1000000
+  job_poll_ms: 20
+slack:
+  base_url: {sl}
+  bot_token: {{ file: {secrets}/slack-bot-token }}
+  signing_secret: {{ file: {secrets}/slack-signing-secret }}
+  requests_per_minute: 1000000
 lead_handoff:
   mapping: hubspot-contact-to-lead
+  update_mapping: lead-to-hubspot-contact
+  account_mapping: hubspot-company-to-account
   trigger_stages: [MQL]
   default_team: Central
   teams:
@@ -298,11 +328,11 @@ lead_handoff:
 {central}      countries: [JP, IN, AU]
 closed_won:
   mapping: hubspot-deal-to-onboarding
-  won_stages: [closedwon]
+  case_mapping: onboarding-to-hubspot-ticket
   tiers:
-    - {{ name: Enterprise, min_amount: 5000, asana_template: "{ENTERPRISE}" }}
-    - {{ name: Growth, min_amount: 1000, asana_template: "{GROWTH}" }}
-    - {{ name: Starter, min_amount: 0, asana_template: "{STARTER}" }}
+    - {{ name: Enterprise, min_amount: 5000, project_template: "{ENTERPRISE}" }}
+    - {{ name: Growth, min_amount: 1000, project_template: "{GROWTH}" }}
+    - {{ name: Starter, min_amount: 0, project_template: "{STARTER}" }}
   csm_pool:
 {csms}delivery:
   worker_batch: 200
@@ -316,6 +346,7 @@ closed_won:
             admin = self.admin_addr,
             public = self.public_url,
             mappings = mappings_dir().display(),
+            secrets = self.dir.path().join("secrets").display(),
             hs = self.hubspot_url,
             portal = self.hubspot.config().portal_id,
             schedule = opts.poll_schedule,
@@ -362,42 +393,7 @@ closed_won:
     /// [`TestEnv::start_in_process`], returning why the daemon stopped before it was ready.
     async fn try_start_in_process(&mut self) -> Result<(), String> {
         let loaded = handoff::config::load(&self.config_path).expect("test config loads");
-        let hs = self.hubspot.config();
-        let mut hubspot = HubSpotConfig::new(
-            self.hubspot_url.clone(),
-            SecretString::from(hs.token.clone()),
-            SecretString::from(hs.client_secret.clone()),
-        );
-        hubspot.requests_per_window = 100_000;
-        hubspot.search_requests_per_second = 1_000;
-        hubspot.poll_overlap_ms = loaded.config.hubspot.poll.overlap_ms;
-        let sl = handoff_slack::EmulatorConfig::default();
-        let mut slack = SlackConfig::new(sl.bot_token.clone(), sl.signing_secret.clone())
-            .with_base_url(self.slack_api_url.clone());
-        slack.requests_per_minute = 1_000_000;
-        let asana_emu = self.asana.config();
-        let mut asana = AsanaConfig::new(
-            self.asana_url.clone(),
-            SecretString::from(asana_emu.token.clone()),
-            asana_emu.workspace_gid.clone(),
-            asana_emu.team_gid.clone(),
-        );
-        asana.requests_per_minute = 1_000_000;
-        asana.job_poll_interval_ms = 20;
-        let mailer = vendors::mailer(&loaded).expect("smtp settings");
-        let vendors = vendors::build_with_mailer(
-            VendorSettings {
-                hubspot,
-                slack,
-                asana,
-                links: Links {
-                    record_url: loaded.config.hubspot.record_url.clone(),
-                    portal_id: loaded.config.hubspot.portal_id,
-                },
-            },
-            mailer,
-        )
-        .expect("vendors build");
+        let vendors = vendors::from_config(&loaded).expect("vendors build");
         let listeners = self.listeners.take().expect("daemon started once");
         let clock = self
             .clock
@@ -454,29 +450,9 @@ closed_won:
         }
     }
 
-    /// The secrets a child daemon needs, as environment variables.
-    pub fn secret_env(&self) -> Vec<(&'static str, String)> {
-        use secrecy::ExposeSecret;
-        let hs = self.hubspot.config();
-        let sl = handoff_slack::EmulatorConfig::default();
-        vec![
-            (ENV_HUBSPOT_TOKEN, hs.token.clone()),
-            (ENV_HUBSPOT_SECRET, hs.client_secret.clone()),
-            (ENV_SLACK_TOKEN, sl.bot_token.expose_secret().to_string()),
-            (
-                ENV_SLACK_SECRET,
-                sl.signing_secret.expose_secret().to_string(),
-            ),
-            (ENV_ASANA_TOKEN, self.asana.config().token.clone()),
-        ]
-    }
-
-    /// A `handoff` command with this environment's secrets set.
+    /// A `handoff` command (its secrets are the config's secret files).
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff"));
-        for (k, v) in self.secret_env() {
-            cmd.env(k, v);
-        }
         cmd.env_remove("RUST_LOG").env_remove("HANDOFF_CONFIG");
         cmd
     }

@@ -1,60 +1,32 @@
 //! Shared pieces of the flow-level tests (`Flows` and a `Store` driven directly, no daemon, no
-//! emulators): a fake CRM, the bundled config with a given rule set, and contact changes.
+//! emulators): an in-memory CRM, the bundled config with a given rule set, and contact
+//! changes.
 #![allow(dead_code)]
 
-use futures::future::BoxFuture;
 use handoff::config::Loaded;
 use handoff::flows::owners::{Owner, OwnerDirectory};
-use handoff::flows::{CrmRead, Flows, Links};
-use handoff_connector::{Change, ChangeKind, ChangeOrigin, ConnectorError, Record};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use handoff::flows::Flows;
+use handoff_connector::memory_crm::MemoryCrm;
+use handoff_connector::{Change, ChangeKind, ChangeOrigin, ObjectKind, Record};
+use std::sync::{Arc, RwLock};
 
-/// A CRM that serves fixed contacts and owners, and counts batch reads.
-pub struct FakeCrm {
-    pub contacts: Mutex<HashMap<String, Record>>,
-    pub owners: Vec<Owner>,
-    pub reads: AtomicUsize,
-}
-
-impl FakeCrm {
-    /// Serves `contacts` (by id) and `owners`.
-    pub fn new(contacts: impl IntoIterator<Item = Record>, owners: Vec<Owner>) -> FakeCrm {
-        FakeCrm {
-            contacts: Mutex::new(contacts.into_iter().map(|r| (r.id.clone(), r)).collect()),
-            owners,
-            reads: AtomicUsize::new(0),
-        }
+/// A CRM shaped as the bundled config's (HubSpot's object names) serving `contacts` and
+/// `owners`.
+pub fn fake_crm(contacts: impl IntoIterator<Item = Record>, owners: Vec<Owner>) -> MemoryCrm {
+    let crm = MemoryCrm::new(
+        "hubspot",
+        &[
+            (ObjectKind::Lead, "contacts"),
+            (ObjectKind::Account, "companies"),
+            (ObjectKind::Deal, "deals"),
+            (ObjectKind::Case, "tickets"),
+        ],
+    );
+    for c in contacts {
+        crm.put(c);
     }
-}
-
-impl CrmRead for FakeCrm {
-    fn batch_read<'a>(
-        &'a self,
-        _object_type: &'a str,
-        ids: &'a [String],
-        _properties: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Record>, ConnectorError>> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        let map = self.contacts.lock().unwrap();
-        let found = ids.iter().filter_map(|id| map.get(id).cloned()).collect();
-        Box::pin(async move { Ok(found) })
-    }
-
-    fn owners(&self) -> BoxFuture<'_, Result<Vec<Owner>, ConnectorError>> {
-        let owners = self.owners.clone();
-        Box::pin(async move { Ok(owners) })
-    }
-
-    fn associated_ids<'a>(
-        &'a self,
-        _object_type: &'a str,
-        _id: &'a str,
-        _to_type: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
+    crm.set_owners(owners);
+    crm
 }
 
 /// An owner `id` with `email`, named after the email's local part.
@@ -74,10 +46,6 @@ pub fn flows_with_rules(rules_yaml: &str, owners: Vec<Owner>) -> Flows {
         handoff::routing::RuleSet::parse(rules_yaml, "rules.yaml").unwrap(),
     ));
     Flows {
-        links: Links {
-            record_url: loaded.config.hubspot.record_url.clone(),
-            portal_id: loaded.config.hubspot.portal_id,
-        },
         loaded: Arc::new(loaded),
         owners: Arc::new(RwLock::new(OwnerDirectory::new(owners))),
     }

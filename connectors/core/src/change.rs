@@ -1,6 +1,6 @@
 //! Changes: the unit that enters handoff's inbox.
 
-use crate::Record;
+use crate::{Record, RecordKey};
 use serde::{Deserialize, Serialize};
 
 /// How a change reached handoff.
@@ -31,9 +31,9 @@ pub enum ChangeKind {
 /// webhook and by a poll enters the inbox once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// Connector name: `hubspot`, `slack`, `asana`.
+    /// Connector name: `hubspot`, `salesforce`, `slack`, `asana`.
     pub source: String,
-    /// Vendor object type, plural: `contacts`, `deals`.
+    /// Vendor object name as its API spells it: `contacts`, `deals`, `Lead`, `Opportunity`.
     pub object_type: String,
     /// Vendor id of the changed record.
     pub object_id: String,
@@ -55,6 +55,11 @@ impl Change {
     /// `source:object_type:object_id`, the key the audit trail and flows use for a record.
     pub fn record_key(&self) -> String {
         format!("{}:{}:{}", self.source, self.object_type, self.object_id)
+    }
+
+    /// [`Change::record_key`] as a typed [`RecordKey`].
+    pub fn key(&self) -> RecordKey {
+        RecordKey::new(&self.source, &self.object_type, &self.object_id)
     }
 
     /// The keys under which this change is deduplicated in the inbox: the event id (if any) and

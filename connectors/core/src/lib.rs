@@ -11,6 +11,10 @@
 //!   the vendor's rate budget (governor), retries 429/5xx/timeouts with full-jitter backoff (backon)
 //!   and honours `Retry-After`.
 //!
+//! Flows reach a CRM through the [`Crm`] trait (semantic reads and writes keyed by
+//! [`RecordKey`] and [`ObjectKind`]) and a PM tool through [`ProjectTool`]; a connector built
+//! from its config section hands the daemon a [`CrmConnection`] or [`PmConnection`].
+//!
 //! Errors are classed ([`ErrorClass`]) so the daemon's retry and dead-letter logic never has to
 //! know which vendor it is talking to. The written contract is `docs/specs/connector.md`.
 //!
@@ -18,17 +22,32 @@
 //! injection, serving, writing state files).
 
 pub mod change;
+pub mod connection;
+pub mod crm;
 pub mod emulator;
 pub mod error;
 pub mod http;
+pub mod key;
+pub mod memory_crm;
+pub mod person;
+pub mod pm;
 pub mod record;
+pub mod secret;
 pub mod source;
 
 pub use change::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};
+pub use connection::{CrmConnection, PmConnection};
+pub use crm::{CaseRef, Crm, EmailQuery, FieldChange, Fields, Owner};
 pub use error::{ConnectorError, ErrorClass, SignatureError};
 pub use http::{ClientConfig, VendorClient};
+pub use key::{KeyError, ObjectKind, RecordKey};
+pub use person::Person;
+pub use pm::{Creation, ProjectRef, ProjectTool};
 pub use record::Record;
-pub use source::{ChangeFeed, Cursor, PollBatch, WebhookRequest, WebhookSource};
+pub use secret::{SecretError, SecretRef};
+pub use source::{
+    ChangeFeed, ChangeSource, Cursor, PollBatch, PollSource, WebhookRequest, WebhookSource,
+};
 
 /// Milliseconds since the Unix epoch (UTC) now.
 pub fn now_ms() -> i64 {

@@ -56,4 +56,68 @@ pub trait WebhookSource: Send + Sync {
 
     /// Parses a verified body into changes (`received_at_ms` stamped on each).
     fn parse(&self, body: &[u8], received_at_ms: i64) -> Result<Vec<Change>, ConnectorError>;
+
+    /// The body the vendor expects with the 2xx once the changes are on disk, as
+    /// `(content type, body)` (Salesforce Outbound Messages: a SOAP envelope with
+    /// `<Ack>true</Ack>`). `None` (the default): an empty 200.
+    fn ack(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+}
+
+/// One way a connector's changes reach handoff, as config lists them (`changes:` of a CRM
+/// section): a list, so a deployment can take webhooks, poll, or both (polling then is the
+/// backstop for missed deliveries).
+///
+/// ```yaml
+/// changes:
+///   - webhook
+///   - poll: { schedule: "0 * * * * *", objects: [contacts, deals, companies] }
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChangeSource {
+    /// The vendor posts changes to handoff (signed webhooks, Outbound Messages).
+    Webhook,
+    /// handoff polls the vendor's change feed.
+    Poll(PollSource),
+}
+
+/// `poll:` of a change source: when and what to poll.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollSource {
+    /// Cron schedule, six fields with seconds first (`0 */5 * * * *`: every five minutes).
+    /// The daemon checks it at config load.
+    #[serde(default = "default_schedule")]
+    pub schedule: serde_saphyr::Spanned<String>,
+    /// Vendor object names to poll (`contacts`, `Lead`), in this order on every tick.
+    pub objects: Vec<String>,
+    /// How far before the cursor each poll re-reads, ms (late commits are not skipped).
+    #[serde(default = "default_overlap_ms")]
+    pub overlap_ms: i64,
+}
+
+fn default_schedule() -> serde_saphyr::Spanned<String> {
+    let here = serde_saphyr::Location::UNKNOWN;
+    serde_saphyr::Spanned::new("0 * * * * *".into(), here, here)
+}
+
+fn default_overlap_ms() -> i64 {
+    60_000
+}
+
+impl ChangeSource {
+    /// The poll settings among `sources`, if any source polls.
+    pub fn poll(sources: &[ChangeSource]) -> Option<&PollSource> {
+        sources.iter().find_map(|s| match s {
+            ChangeSource::Poll(p) => Some(p),
+            ChangeSource::Webhook => None,
+        })
+    }
+
+    /// Whether `sources` includes webhooks.
+    pub fn webhook(sources: &[ChangeSource]) -> bool {
+        sources.iter().any(|s| matches!(s, ChangeSource::Webhook))
+    }
 }

@@ -21,6 +21,7 @@
 pub mod blocks;
 pub mod client;
 pub mod config;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod interaction;
 pub mod model;
@@ -28,6 +29,7 @@ pub mod signature;
 
 pub use client::{check_body, AuthInfo, SlackClient};
 pub use config::SlackConfig;
+#[cfg(feature = "emulator")]
 pub use emulator::{EmulatorConfig, EmulatorError, SlackEmulator};
 pub use interaction::{parse_block_actions, ActingUser, Action, BlockActions, InteractionError};
 pub use model::{Message, MessageMetadata, Posted, User};

@@ -2,7 +2,7 @@
 //!
 //! The `lead_actions` block holds the button `claim_lead` (value = the lead's reference, see
 //! [`lead_ref`]), the URL button `open_in_crm`, and the `static_select` `reject_lead` whose
-//! option values are `<reason_code>|<lead ref>` (e.g. `not_a_fit|hubspot:contacts:42`), one
+//! option values are `<reason_code>|<lead ref>` (e.g. `not_a_fit|crm:leads:42`), one
 //! option per reject reason of the rule set's `sla:` section.
 //!
 //! The lead reference names the assignment the DM was sent for: the record key for the first
@@ -56,9 +56,9 @@ pub(crate) fn why_now(lead: &Map<String, Value>, change: &Change, route_words: &
         "Why now: became sales-ready ({}) via {}. Routed by {}.",
         field(lead, "lifecycle_stage").unwrap_or("?"),
         match change.origin {
-            ChangeOrigin::Webhook => "HubSpot webhook",
-            ChangeOrigin::Poll => "HubSpot change feed",
-            ChangeOrigin::Replay => "an admin replay",
+            ChangeOrigin::Webhook => format!("a {} webhook", change.source),
+            ChangeOrigin::Poll => format!("the {} change feed", change.source),
+            ChangeOrigin::Replay => "an admin replay".to_string(),
         },
         route_words
     )
@@ -135,14 +135,14 @@ mod tests {
             serde_json::from_value(json!({"first_name": "Ana", "company": "Northwind"})).unwrap();
         let (text, blocks) = owner_message(
             &lead,
-            "hubspot:contacts:42",
+            "crm:leads:42",
             "https://crm/42",
             "why",
             &SlaConfig::default(),
         );
         assert!(text.contains("Ana at Northwind"));
         let els = blocks[3]["elements"].as_array().unwrap();
-        assert_eq!(els[0]["value"], "hubspot:contacts:42");
+        assert_eq!(els[0]["value"], "crm:leads:42");
         assert_eq!(els[2]["type"], "static_select");
         assert_eq!(els[2]["action_id"], REJECT_ACTION);
         let values: Vec<&str> = els[2]["options"]
@@ -152,6 +152,6 @@ mod tests {
             .map(|o| o["value"].as_str().unwrap())
             .collect();
         assert_eq!(values.len(), 4);
-        assert!(values.contains(&"not_a_fit|hubspot:contacts:42"));
+        assert!(values.contains(&"not_a_fit|crm:leads:42"));
     }
 }

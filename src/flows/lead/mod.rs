@@ -3,8 +3,8 @@
 //! 1. Map the contact with the lead mapping; do nothing unless its `lifecycle_stage` is one of
 //!    the configured trigger stages (e.g. MQL) and the lead was not handed off before.
 //! 2. Gates (required fields, consent, test data, phone): a failure sends the lead back to
-//!    nurture with the gate's reason code (`hs_lead_status` + `handoff_nurture_reason`), never
-//!    silently drops it.
+//!    nurture with the gate's reason code (written through the update mapping: status
+//!    `nurture` and `nurture_reason`), never silently drops it.
 //! 3. Account match (domain, then normalised company name): an existing account's owner keeps
 //!    the lead. A contact that already has an owner keeps it.
 //! 4. Otherwise route: with `lead_handoff.rules` configured, by the routing engine
@@ -13,8 +13,9 @@
 //!    deferral (nobody available) schedules a durable timer instead of a saga and the lead is
 //!    decided again when it fires (see [`super::deferred`]). Without rules, by territory and
 //!    round robin within the team.
-//! 5. Saga `lead:<record>`: write the owner to the CRM, associate the account, DM the owner
-//!    with the context, the "Claim lead" / "Open in CRM" buttons and the "Reject" menu
+//! 5. Saga `lead:<record>`: write the owner to the CRM (the update mapping's fields for
+//!    `owner_id` and status `assigned`), link the account where the CRM can, DM the owner with
+//!    the context, the "Claim lead" / "Open in CRM" buttons and the "Reject" menu
 //!    ([`message`]).
 
 pub mod message;
@@ -25,11 +26,12 @@ pub use rules_route::ROUTING_STATE_KEY;
 use super::accounts::{self, AccountRef, MatchedBy};
 use super::lead_state::{LeadState, LeadStatus};
 use super::routing::{self, Route, RouteRule};
+use super::writes::LeadUpdate;
 use super::{count, field, Env, FlowError, Flows};
 use crate::outbox::Action;
 use crate::routing::sla::SlaConfig;
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{Change, IdempotencyKey, Record};
+use handoff_connector::{Change, IdempotencyKey, ObjectKind, Record};
 use serde_json::{json, Map, Value};
 
 /// The saga key of a lead's handoff.
@@ -56,14 +58,14 @@ pub(super) fn decide_received_at(
     contact: &Record,
     received_ms: i64,
 ) -> Result<Completion, FlowError> {
-    let record_key = change.record_key();
+    let record = change.key();
+    let record_key = record.to_string();
     let key = saga_key(&record_key);
     if env.store.saga(&key)?.is_some() {
         return Ok(Completion::default());
     }
     let cfg = &flows.loaded.config.lead_handoff;
-    let mapping = flows.loaded.mapping(&cfg.mapping.value);
-    let outcome = mapping.apply(&contact.to_json());
+    let outcome = flows.map_lead(contact);
     let lead = &outcome.record;
     let stage = field(lead, "lifecycle_stage").unwrap_or("");
     if !cfg.trigger_stages.iter().any(|s| s == stage) {
@@ -88,9 +90,7 @@ pub(super) fn decide_received_at(
         if env.store.saga(&nurture_key)?.is_some() {
             return Ok(Completion::default());
         }
-        let mut props = Map::new();
-        props.insert("hs_lead_status".into(), json!(cfg.nurture_lead_status));
-        props.insert("handoff_nurture_reason".into(), json!(reason));
+        let write = flows.lead_write(&record, &LeadUpdate::nurture(&reason))?;
         let saga = Saga::new(
             nurture_key.clone(),
             "lead_handoff",
@@ -98,12 +98,7 @@ pub(super) fn decide_received_at(
             vec![(
                 IdempotencyKey::new(format!("{nurture_key}:status")),
                 "nurture",
-                Action::UpdateCrmRecord {
-                    object_type: "contacts".into(),
-                    id: contact.id.clone(),
-                    properties: props,
-                }
-                .to_json(),
+                write.to_json(),
             )],
             env.now_ms,
         );
@@ -136,10 +131,7 @@ pub(super) fn decide_received_at(
     }
 
     let owners = flows.owners.read().unwrap_or_else(|p| p.into_inner());
-    let existing_owner = contact
-        .prop("hubspot_owner_id")
-        .filter(|s| !s.is_empty())
-        .and_then(|id| owners.by_id(&id).cloned());
+    let existing_owner = field(lead, "owner_id").and_then(|id| owners.by_id(id).cloned());
     let account_owner = account
         .as_ref()
         .and_then(|(a, _)| a.owner_id.as_deref())
@@ -151,7 +143,7 @@ pub(super) fn decide_received_at(
         (Some(rules), None) => {
             let it = rules_route::LeadRef {
                 record_key: &record_key,
-                contact_id: &contact.id,
+                record_id: &contact.id,
                 lead,
                 received_ms,
             };
@@ -196,7 +188,7 @@ pub(super) fn decide_received_at(
                 .cloned()
                 .ok_or_else(|| {
                     FlowError::Config(format!(
-                        "lead_handoff routes to {} but HubSpot has no owner with that email",
+                        "lead_handoff routes to {} but the CRM has no owner with that email",
                         route.owner_email
                     ))
                 })?;
@@ -215,7 +207,7 @@ pub(super) fn decide_received_at(
             // touches and owner changes from other systems are still tracked.
             let lead_state = LeadState {
                 record_key: record_key.clone(),
-                contact_id: contact.id.clone(),
+                record_id: contact.id.clone(),
                 owner_id: owner.id.clone(),
                 owner_email: owner.email.clone(),
                 team: team.clone(),
@@ -248,39 +240,36 @@ pub(super) fn decide_received_at(
     };
     drop(owners);
 
-    let mut props = Map::new();
-    props.insert("hubspot_owner_id".into(), json!(owner.id));
-    props.insert("hs_lead_status".into(), json!("NEW"));
     let mut steps = vec![(
         IdempotencyKey::new(format!("{key}:owner")),
         "assign_owner",
-        Action::UpdateCrmRecord {
-            object_type: "contacts".into(),
-            id: contact.id.clone(),
-            properties: props,
-        }
-        .to_json(),
+        flows
+            .lead_write(&record, &LeadUpdate::assign(&owner.id))?
+            .to_json(),
     )];
-    if let Some((acct, _)) = &account {
+    let lead_kind = env.kind_of(&record).unwrap_or(ObjectKind::Lead);
+    let account_link = account
+        .as_ref()
+        .filter(|_| env.crm.can_link(lead_kind, ObjectKind::Account))
+        .and_then(|(acct, _)| env.crm.key(ObjectKind::Account, &acct.id));
+    if let Some(to) = account_link {
         let already = contact
             .associations
-            .get("companies")
-            .is_some_and(|ids| ids.contains(&acct.id));
+            .get(&to.object)
+            .is_some_and(|ids| ids.contains(&to.id));
         if !already {
             steps.push((
                 IdempotencyKey::new(format!("{key}:account")),
                 "associate_account",
-                Action::AssociateCrm {
-                    from_type: "contacts".into(),
-                    from_id: contact.id.clone(),
-                    to_type: "companies".into(),
-                    to_id: acct.id.clone(),
+                Action::CrmLink {
+                    from: record.clone(),
+                    to,
                 }
                 .to_json(),
             ));
         }
     }
-    let crm_url = flows.links.record("contacts", &contact.id);
+    let crm_url = env.crm.record_url(&record);
     let default_sla = SlaConfig::default();
     let sla = flows.loaded.rules().map_or(&default_sla, |r| r.sla());
     let why = message::why_now(lead, change, &words);

@@ -126,7 +126,7 @@ pub(super) struct Routed {
 /// The identity of the lead being decided.
 pub(crate) struct LeadRef<'a> {
     pub record_key: &'a str,
-    pub contact_id: &'a str,
+    pub record_id: &'a str,
     pub lead: &'a Map<String, Value>,
     /// When the lead became sales-ready, UTC ms (its arrival, even if it was deferred).
     pub received_ms: i64,
@@ -153,7 +153,7 @@ pub(super) fn decide(
             Outcome::Deferred { until_utc } => *until_utc,
             _ => jiff::Timestamp::from_millisecond(env.now_ms).unwrap_or_default(),
         };
-        let timer = deferred::timer(record_key, it.contact_id, until, env.now_ms);
+        let timer = deferred::timer(record_key, it.record_id, until, env.now_ms);
         audit.push(AuditEntry::new(
             env.now_ms,
             record_key,
@@ -182,7 +182,7 @@ pub(super) fn decide(
                 if let Some((saga, entry)) = after_hours::ack_saga(
                     flows,
                     record_key,
-                    it.contact_id,
+                    it.record_id,
                     it.lead,
                     &team,
                     opens,
@@ -204,7 +204,7 @@ pub(super) fn decide(
     };
     let owner = owners.by_email(&owner_ref.email).cloned().ok_or_else(|| {
         FlowError::Config(format!(
-            "routing rule {} routes to {} but HubSpot has no owner with that email",
+            "routing rule {} routes to {} but the CRM has no owner with that email",
             decision.rule, owner_ref.email
         ))
     })?;
@@ -271,7 +271,7 @@ pub(crate) fn new_lead_state(
     let team = team.or_else(|| rules.team_of(&owner.email).map(|t| t.name.clone()));
     LeadState {
         record_key: it.record_key.to_string(),
-        contact_id: it.contact_id.to_string(),
+        record_id: it.record_id.to_string(),
         owner_id: owner.id.clone(),
         owner_email: owner.email.clone(),
         team,

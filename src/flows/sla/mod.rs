@@ -9,7 +9,7 @@
 //! | `reminder` | `sla_reminder`   | `remind_at` share of the window   | DM to the owner |
 //! | `breach`   | `sla_breach`     | the SLA is due                    | escalation DM to the owner's manager (`sla_breached`) |
 //! | `reassign` | `sla_reassign`   | `reassign_after` past the breach  | route again without the current and previous owners, CRM owner write, DM to the new owner, a new SLA window (assignment + 1) |
-//! | `recycle`  | `sla_recycle`    | `recycle_after` past the last owner's breach | `hs_lead_status` = `lead_handoff.nurture_lead_status`, `handoff_nurture_reason` = `recycle_reason` |
+//! | `recycle`  | `sla_recycle`    | `recycle_after` past the last owner's breach | the update mapping's fields for status `nurture`, `nurture_reason` = `recycle_reason` |
 //!
 //! The payload carries the assignment number. A fired timer acts only if the lead is still
 //! `Open` and on that assignment ([`on_timer`]); anything else is stale and does nothing, so a
@@ -29,12 +29,12 @@
 mod reassign;
 
 use super::lead_state::{self, LeadState, LeadStatus};
+use super::writes::LeadUpdate;
 use super::{count, Env, FlowError, Flows};
-use crate::outbox::Action;
 use crate::routing::sla::AfterBreach;
 use crate::routing::RuleSet;
 use crate::state::{AuditEntry, Completion, Saga, Timer};
-use handoff_connector::IdempotencyKey;
+use handoff_connector::{IdempotencyKey, RecordKey};
 use serde_json::{json, Map, Value};
 
 /// Timer kind of the reminder to the owner.
@@ -136,7 +136,7 @@ pub(crate) fn start(
             record_key: state.record_key.clone(),
             payload: json!({
                 "assignment": state.assignments,
-                "contact_id": state.contact_id,
+                "record_id": state.record_id,
                 "policy": policy.name,
             }),
             created_ms: now_ms,
@@ -169,10 +169,10 @@ pub(super) async fn on_timer(
         return Ok(Completion::default());
     };
     match timer.kind.as_str() {
-        KIND_REMINDER => Ok(remind(flows, env, &state, &timer)),
-        KIND_BREACH => Ok(breach(flows, env, &state, &timer)),
+        KIND_REMINDER => Ok(remind(env, &state, &timer)),
+        KIND_BREACH => Ok(breach(env, &state, &timer)),
         KIND_REASSIGN => reassign::reassign(flows, rules, env, state, policy, &timer).await,
-        KIND_RECYCLE => Ok(recycle(flows, env, state, &policy.recycle_reason, &timer)),
+        KIND_RECYCLE => recycle(flows, env, state, &policy.recycle_reason, &timer),
         _ => Ok(Completion::default()),
     }
 }
@@ -205,8 +205,16 @@ fn dm_saga(
     )
 }
 
-fn remind(flows: &Flows, env: &Env<'_>, state: &LeadState, timer: &Timer) -> Completion {
-    let url = flows.links.record("contacts", &state.contact_id);
+/// The lead's "Open in CRM" link.
+fn lead_url(env: &Env<'_>, state: &LeadState) -> String {
+    state
+        .key()
+        .map(|k| env.crm.record_url(&k))
+        .unwrap_or_default()
+}
+
+fn remind(env: &Env<'_>, state: &LeadState, timer: &Timer) -> Completion {
+    let url = lead_url(env, state);
     let due = utc(state.sla_due_ms);
     let text = format!(
         "Reminder: a lead assigned to you waits for a first touch (due {due}). Claim it when you reach out."
@@ -245,8 +253,8 @@ fn remind(flows: &Flows, env: &Env<'_>, state: &LeadState, timer: &Timer) -> Com
     }
 }
 
-fn breach(flows: &Flows, env: &Env<'_>, state: &LeadState, timer: &Timer) -> Completion {
-    let url = flows.links.record("contacts", &state.contact_id);
+fn breach(env: &Env<'_>, state: &LeadState, timer: &Timer) -> Completion {
+    let url = lead_url(env, state);
     let due = utc(state.sla_due_ms);
     let sagas = match &state.manager_email {
         Some(manager) => {
@@ -299,19 +307,18 @@ fn breach(flows: &Flows, env: &Env<'_>, state: &LeadState, timer: &Timer) -> Com
 }
 
 /// Recycles the lead to nurture with `reason` (by the SLA).
+///
+/// Errors: [`FlowError::BadRecord`] when the lead of record's key is unreadable;
+/// [`FlowError::Config`] when the update mapping cannot express the write.
 pub(super) fn recycle(
     flows: &Flows,
     env: &Env<'_>,
     state: LeadState,
     reason: &str,
     timer: &Timer,
-) -> Completion {
-    let mut props = Map::new();
-    props.insert(
-        "hs_lead_status".into(),
-        json!(flows.loaded.config.lead_handoff.nurture_lead_status),
-    );
-    props.insert("handoff_nurture_reason".into(), json!(reason));
+) -> Result<Completion, FlowError> {
+    let record = lead_key(&state)?;
+    let write = flows.lead_write(&record, &LeadUpdate::nurture(reason))?;
     let key = timer_key(&state.record_key, state.assignments, "recycle");
     let saga = Saga::new(
         key.clone(),
@@ -320,12 +327,7 @@ pub(super) fn recycle(
         vec![(
             IdempotencyKey::new(format!("{key}:status")),
             "recycle",
-            Action::UpdateCrmRecord {
-                object_type: "contacts".into(),
-                id: state.contact_id.clone(),
-                properties: props,
-            }
-            .to_json(),
+            write.to_json(),
         )],
         env.now_ms,
     );
@@ -350,11 +352,19 @@ pub(super) fn recycle(
         },
         ..state
     };
-    Completion {
+    Ok(Completion {
         sagas: vec![saga],
         audit: vec![audit],
         state: vec![state.entry()],
         cancel_timers,
         ..Completion::default()
-    }
+    })
+}
+
+/// The lead of record's key, typed.
+pub(super) fn lead_key(state: &LeadState) -> Result<RecordKey, FlowError> {
+    state.key().ok_or_else(|| FlowError::BadRecord {
+        record: state.record_key.clone(),
+        reason: "the lead of record's key is not system:object:id".into(),
+    })
 }

@@ -5,14 +5,14 @@
 use super::super::lead::message;
 use super::super::lead::rules_route::{self, LeadRef};
 use super::super::lead_state::LeadState;
+use super::super::writes::LeadUpdate;
 use super::super::{count, Env, FlowError, Flows};
-use super::{previous_owners_key, recycle, start, step_metric, timer_keys, utc};
-use crate::outbox::Action;
+use super::{lead_key, previous_owners_key, recycle, start, step_metric, timer_keys, utc};
 use crate::routing::sla::SlaPolicy;
 use crate::routing::RuleSet;
 use crate::state::{AuditEntry, Completion, Saga, Timer};
 use handoff_connector::IdempotencyKey;
-use serde_json::{json, Map};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 /// Reassigns the open lead `state` whose reassignment timer fired (see the module docs).
@@ -24,26 +24,11 @@ pub(super) async fn reassign(
     policy: &SlaPolicy,
     timer: &Timer,
 ) -> Result<Completion, FlowError> {
-    let properties = Flows::properties_for("contacts");
-    let contact = env
-        .crm
-        .batch_read(
-            "contacts",
-            std::slice::from_ref(&state.contact_id),
-            &properties,
-        )
-        .await?
-        .into_iter()
-        .next();
-    let Some(contact) = contact else {
+    let record = lead_key(&state)?;
+    let Some(contact) = env.read(flows, &record).await? else {
         return Ok(Completion::default());
     };
-    let cfg = &flows.loaded.config.lead_handoff;
-    let lead = flows
-        .loaded
-        .mapping(&cfg.mapping.value)
-        .apply(&contact.to_json())
-        .record;
+    let lead = flows.map_lead(&contact).record;
     let mut previous: Vec<String> = env
         .store
         .get_json(&previous_owners_key(&state.record_key))?
@@ -70,7 +55,7 @@ pub(super) async fn reassign(
     drop(owners);
     let Some((owner, team)) = next else {
         // Nobody else can take it: recycle now rather than leave it waiting.
-        let mut c = recycle(flows, env, state, &policy.recycle_reason, timer);
+        let mut c = recycle(flows, env, state, &policy.recycle_reason, timer)?;
         if let Some(a) = c.audit.first_mut() {
             a.message = format!("{} — nobody else to reassign to", a.message);
         }
@@ -78,7 +63,7 @@ pub(super) async fn reassign(
     };
     let it = LeadRef {
         record_key: &state.record_key,
-        contact_id: &state.contact_id,
+        record_id: &state.record_id,
         lead: &lead,
         received_ms: state.received_ms,
     };
@@ -97,9 +82,8 @@ pub(super) async fn reassign(
     previous.push(state.owner_email.clone());
 
     let key = timer.key.clone();
-    let mut props = Map::new();
-    props.insert("hubspot_owner_id".into(), json!(owner.id));
-    let url = flows.links.record("contacts", &state.contact_id);
+    let write = flows.lead_write(&record, &LeadUpdate::owner(&owner.id))?;
+    let url = env.crm.record_url(&record);
     let why = format!(
         "Reassigned to you: no first touch from {} within the SLA (policy {}). First touch due {}.",
         state.owner_email,
@@ -121,12 +105,7 @@ pub(super) async fn reassign(
             (
                 IdempotencyKey::new(format!("{key}:owner")),
                 "assign_owner",
-                Action::UpdateCrmRecord {
-                    object_type: "contacts".into(),
-                    id: state.contact_id.clone(),
-                    properties: props,
-                }
-                .to_json(),
+                write.to_json(),
             ),
             super::super::dm_step(&key, "notify_owner", &owner.email, text, blocks),
         ],
