@@ -488,7 +488,9 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = state.path().join("handoff");
     // Contacts reach the daemon through this generator's webhooks only, not the poller.
-    let handoff::config::CrmSection::HubSpot(crm) = &mut loaded.config.crm;
+    let handoff::config::CrmSection::HubSpot(crm) = &mut loaded.config.crm else {
+        anyhow::bail!("the bundled sandbox config names HubSpot as its CRM");
+    };
     for source in &mut crm.changes {
         if let handoff_connector::ChangeSource::Poll(poll) = source {
             poll.objects = vec!["companies".into()];

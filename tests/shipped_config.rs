@@ -42,7 +42,9 @@ fn unit_values(key: &str) -> Vec<String> {
 
 /// Every secret of the config, by field name.
 fn secrets(c: &Config) -> Vec<(&'static str, &SecretRef)> {
-    let CrmSection::HubSpot(crm) = &c.crm;
+    let CrmSection::HubSpot(crm) = &c.crm else {
+        panic!("the shipped example names HubSpot as its CRM")
+    };
     let PmSection::Asana(pm) = &c.pm;
     vec![
         ("crm.token", &crm.token),
@@ -92,7 +94,9 @@ fn shipped_config_parses_with_production_settings() {
         "HubSpot posts webhooks to https only"
     );
     assert_eq!(c.log.format, LogFormat::Json);
-    let CrmSection::HubSpot(crm) = &c.crm;
+    let CrmSection::HubSpot(crm) = &c.crm else {
+        panic!("the shipped example names HubSpot as its CRM")
+    };
     let PmSection::Asana(pm) = &c.pm;
     assert_eq!(crm.base_url.as_str(), "https://api.hubapi.com/");
     assert_eq!(c.slack.base_url.as_str(), "https://slack.com/api/");

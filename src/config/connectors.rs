@@ -29,6 +29,8 @@ use std::fmt;
 pub enum CrmSection {
     /// `type: hubspot` (see `handoff_hubspot::section`).
     HubSpot(handoff_hubspot::HubSpotSection),
+    /// `type: salesforce` (see `handoff_salesforce::config`).
+    Salesforce(handoff_salesforce::SalesforceSection),
 }
 
 /// The `pm:` section.
@@ -46,6 +48,7 @@ impl CrmSection {
     pub fn system(&self) -> &'static str {
         match self {
             CrmSection::HubSpot(_) => "hubspot",
+            CrmSection::Salesforce(_) => "salesforce",
         }
     }
 
@@ -53,6 +56,7 @@ impl CrmSection {
     pub fn changes(&self) -> &[ChangeSource] {
         match self {
             CrmSection::HubSpot(s) => &s.changes,
+            CrmSection::Salesforce(s) => &s.changes,
         }
     }
 
@@ -62,6 +66,7 @@ impl CrmSection {
     pub fn connect(&self, fields: &FieldsByObject) -> Result<CrmConnection, ConnectorError> {
         match self {
             CrmSection::HubSpot(s) => handoff_hubspot::connect(s, fields),
+            CrmSection::Salesforce(s) => handoff_salesforce::connect(s, fields),
         }
     }
 }
@@ -87,6 +92,7 @@ impl PmSection {
 pub fn lead_record(system: &str, person: &Person) -> Option<Record> {
     match system {
         "hubspot" => Some(handoff_hubspot::lead_record(person)),
+        "salesforce" => Some(handoff_salesforce::lead_record(person)),
         _ => None,
     }
 }
@@ -120,6 +126,7 @@ impl<'de> Deserialize<'de> for CrmSection {
                 let rest = de::value::MapAccessDeserializer::new(map);
                 match kind.as_str() {
                     "hubspot" => Deserialize::deserialize(rest).map(CrmSection::HubSpot),
+                    "salesforce" => Deserialize::deserialize(rest).map(CrmSection::Salesforce),
                     other => Err(de::Error::unknown_variant(other, CRM_TYPES)),
                 }
             }
@@ -150,6 +157,6 @@ impl<'de> Deserialize<'de> for PmSection {
 }
 
 /// The `crm.type` values.
-pub const CRM_TYPES: &[&str] = &["hubspot"];
+pub const CRM_TYPES: &[&str] = &["hubspot", "salesforce"];
 /// The `pm.type` values.
 pub const PM_TYPES: &[&str] = &["asana"];

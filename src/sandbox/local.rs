@@ -46,7 +46,11 @@ impl LocalVendors {
         shutdown: CancellationToken,
     ) -> Result<LocalVendors, SandboxError> {
         let strict_limits = options.strict_limits;
-        let CrmSection::HubSpot(crm) = &config.crm;
+        let CrmSection::HubSpot(crm) = &config.crm else {
+            return Err(SandboxError::Emulator(
+                "the sandbox's config must name crm.type hubspot here".into(),
+            ));
+        };
         let PmSection::Asana(pm) = &config.pm;
         let hubspot = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
             rate_limits: strict_limits,
@@ -115,7 +119,11 @@ impl LocalVendors {
         };
         let relaxed = !self.strict_limits;
         let hs = self.hubspot.config();
-        let CrmSection::HubSpot(crm) = &mut config.crm;
+        let CrmSection::HubSpot(crm) = &mut config.crm else {
+            return Err(SandboxError::Emulator(
+                "the sandbox's config must name crm.type hubspot here".into(),
+            ));
+        };
         crm.base_url = self.hubspot_at.base_url();
         crm.token = secret("hubspot-token", &hs.token)?;
         crm.client_secret = secret("hubspot-client-secret", &hs.client_secret)?;

@@ -18,6 +18,26 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// An emulator's clock, UTC epoch ms: the system clock unless a test pins it, so records can
+/// share one millisecond deterministically or follow a simulated clock.
+#[derive(Debug, Default)]
+pub struct PinnedClock(std::sync::atomic::AtomicI64);
+
+impl PinnedClock {
+    /// Now: the pinned time, or the system clock.
+    pub fn now_ms(&self) -> i64 {
+        match self.0.load(Ordering::SeqCst) {
+            0 => crate::now_ms(),
+            pinned => pinned,
+        }
+    }
+
+    /// Pins the clock to `ms`, or follows the system clock again with `None`.
+    pub fn set(&self, ms: Option<i64>) {
+        self.0.store(ms.unwrap_or(0), Ordering::SeqCst);
+    }
+}
+
 /// A fixed-window quota: at most `limit` requests per `window` for each key (token).
 #[derive(Debug)]
 pub struct RateWindow {

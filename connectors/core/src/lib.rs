@@ -18,16 +18,20 @@
 //! Errors are classed ([`ErrorClass`]) so the daemon's retry and dead-letter logic never has to
 //! know which vendor it is talking to. The written contract is `docs/specs/connector.md`.
 //!
-//! The [`emulator`] module holds the pieces every vendor emulator shares (rate windows, fault
-//! injection, serving, writing state files).
+//! With the `emulator` feature, the `emulator` module holds the pieces every vendor emulator
+//! shares (rate windows, fault injection, serving, writing state files), and `memory_crm` an
+//! in-memory [`Crm`] for flow-level tests.
 
+pub mod auth;
 pub mod change;
 pub mod connection;
 pub mod crm;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
 pub mod http;
 pub mod key;
+#[cfg(feature = "emulator")]
 pub mod memory_crm;
 pub mod person;
 pub mod pm;
@@ -35,11 +39,12 @@ pub mod record;
 pub mod secret;
 pub mod source;
 
+pub use auth::{AccessToken, SharedTokenSource, SingleFlight, TokenSource};
 pub use change::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};
 pub use connection::{CrmConnection, PmConnection};
 pub use crm::{CaseRef, Crm, EmailQuery, FieldChange, Fields, Owner};
 pub use error::{ConnectorError, ErrorClass, SignatureError};
-pub use http::{ClientConfig, VendorClient};
+pub use http::{ClientConfig, VendorClient, VendorHooks};
 pub use key::{KeyError, ObjectKind, RecordKey};
 pub use person::Person;
 pub use pm::{Creation, ProjectRef, ProjectTool};

@@ -47,11 +47,10 @@ pub use users::Availability;
 use crate::objects::ObjectType;
 use delivery::{Outbox, Target};
 use handoff_connector::emulator::{serve, write_state_file, RateWindow};
-use handoff_connector::now_ms;
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use store::{EventDraft, Portal, Selection};
@@ -118,7 +117,7 @@ struct Inner {
     faults: Faults,
     requests: AtomicU64,
     /// A pinned clock (UTC epoch ms) for tests; 0 follows the system clock.
-    clock_ms: AtomicI64,
+    clock: handoff_connector::emulator::PinnedClock,
     outbox: Outbox,
 }
 
@@ -169,7 +168,7 @@ impl HubSpotEmulator {
                 search_window,
                 faults: Faults::default(),
                 requests: AtomicU64::new(0),
-                clock_ms: AtomicI64::new(0),
+                clock: Default::default(),
                 outbox: Outbox::new(),
             }),
         }
@@ -183,17 +182,14 @@ impl HubSpotEmulator {
     /// The portal's clock: UTC epoch ms from the system clock, unless pinned with
     /// [`HubSpotEmulator::set_clock`].
     pub fn now_ms(&self) -> i64 {
-        match self.inner.clock_ms.load(Ordering::SeqCst) {
-            0 => now_ms(),
-            pinned => pinned,
-        }
+        self.inner.clock.now_ms()
     }
 
     /// Test hook: pins the clock every write stamps (`createdate`, `hs_lastmodifieddate`,
     /// `occurredAt`) to `ms`, or releases it with `None`. Lets tests make records share one
     /// millisecond deterministically.
     pub fn set_clock(&self, ms: Option<i64>) {
-        self.inner.clock_ms.store(ms.unwrap_or(0), Ordering::SeqCst);
+        self.inner.clock.set(ms);
     }
 
     pub(crate) fn portal(&self) -> MutexGuard<'_, Portal> {

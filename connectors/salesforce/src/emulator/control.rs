@@ -1,0 +1,207 @@
+//! The emulator's Rust control API for seeding and inspecting the org: users and queues,
+//! custom fields, assignment rules, records written as a named user (a rep changing an owner
+//! behind handoff's back), lead conversion, records and history as the API returns them, and
+//! the `--state-dir` files.
+
+use super::convert::Conversion;
+use super::org::Row;
+use super::write::Writer;
+use super::{schema, EmulatorError, SalesforceEmulator};
+use handoff_connector::emulator::write_state_file;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+impl SalesforceEmulator {
+    // ---- the org ---------------------------------------------------------------------------
+
+    /// The org id (`00D…`, 18 characters).
+    pub fn org_id(&self) -> String {
+        self.org().org_id.clone()
+    }
+
+    /// The integration user's id (API writes are recorded as theirs).
+    pub fn integration_user_id(&self) -> String {
+        self.org().integration_user.clone()
+    }
+
+    /// The admin user seeding writes are made as.
+    pub fn ui_user_id(&self) -> String {
+        self.org().ui_user.clone()
+    }
+
+    /// Adds an active user (username = email); returns the id (`005…`).
+    pub fn add_user(&self, email: &str, first: &str, last: &str) -> String {
+        let now = self.stamp_ms();
+        self.org().add_user(email, email, first, last, now)
+    }
+
+    /// Adds a queue (`Group`, `Type = 'Queue'`, S6); returns the id (`00G…`).
+    pub fn add_queue(&self, name: &str, email: &str) -> String {
+        let now = self.stamp_ms();
+        self.org().add_queue(name, email, now)
+    }
+
+    /// Adds a custom text field to `object` (what an admin does in Setup).
+    pub fn add_field(&self, object: &str, name: &str) -> Result<(), EmulatorError> {
+        let def =
+            schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        self.org().add_field(def, name, schema::FieldType::Text);
+        Ok(())
+    }
+
+    /// Makes API writes to `object` (Lead, Case, Account) without `Sforce-Auto-Assign: FALSE`
+    /// give records to `owner_id` (an assignment rule, S6); `None` removes the rule.
+    pub fn set_assignment_rule(
+        &self,
+        object: &str,
+        owner_id: Option<&str>,
+    ) -> Result<(), EmulatorError> {
+        let def =
+            schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        let mut org = self.org();
+        match owner_id {
+            Some(o) => org.assignment.insert(def.name, o.to_string()),
+            None => org.assignment.remove(def.name),
+        };
+        Ok(())
+    }
+
+    fn seeding(&self, user_id: &str) -> Writer {
+        Writer {
+            user: user_id.to_string(),
+            auto_assign: false,
+            api: false,
+        }
+    }
+
+    /// Creates a record as the admin UI user; returns its id. Unknown fields become custom
+    /// fields.
+    ///
+    /// # Panics
+    /// When the org refuses the record (unknown object, a required field missing, a bad
+    /// picklist value): a mistake in the caller's seed data.
+    pub fn create(&self, object: &str, fields: Map<String, Value>) -> String {
+        let user = self.ui_user_id();
+        self.create_as(&user, object, fields)
+            .unwrap_or_else(|e| panic!("seeding {object}: {e}"))
+    }
+
+    /// Creates a record as `user_id`; errors as the API would answer.
+    pub fn create_as(
+        &self,
+        user_id: &str,
+        object: &str,
+        fields: Map<String, Value>,
+    ) -> Result<String, EmulatorError> {
+        let def =
+            schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        let now = self.stamp_ms();
+        Ok(self
+            .org()
+            .create(def, &fields, &self.seeding(user_id), now)?)
+    }
+
+    /// Updates a record as the admin UI user.
+    pub fn update(
+        &self,
+        object: &str,
+        id: &str,
+        fields: Map<String, Value>,
+    ) -> Result<(), EmulatorError> {
+        let user = self.ui_user_id();
+        self.update_as(&user, object, id, fields)
+    }
+
+    /// Updates a record as `user_id` (e.g. a rep taking a lead): history rows carry
+    /// `CreatedById = user_id`.
+    pub fn update_as(
+        &self,
+        user_id: &str,
+        object: &str,
+        id: &str,
+        fields: Map<String, Value>,
+    ) -> Result<(), EmulatorError> {
+        let def =
+            schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        let now = self.stamp_ms();
+        Ok(self
+            .org()
+            .update(def, id, &fields, &self.seeding(user_id), now)?)
+    }
+
+    /// Deletes a record (it stays visible to `queryAll` with `IsDeleted = true`).
+    pub fn delete(&self, object: &str, id: &str) -> Result<(), EmulatorError> {
+        let def =
+            schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        let now = self.stamp_ms();
+        let user = self.ui_user_id();
+        Ok(self.org().delete(def, id, &self.seeding(&user), now)?)
+    }
+
+    /// Converts a lead as the admin user (S8): Account, Contact and, when `opportunity`, an
+    /// Opportunity; the lead becomes read-only.
+    pub fn convert_lead(
+        &self,
+        lead_id: &str,
+        opportunity: bool,
+    ) -> Result<Conversion, EmulatorError> {
+        let now = self.stamp_ms();
+        let user = self.ui_user_id();
+        Ok(self
+            .org()
+            .convert_lead(lead_id, &self.seeding(&user), opportunity, now)?)
+    }
+
+    /// A live record as the API returns it (`attributes` and every field), if it exists.
+    pub fn get(&self, object: &str, id: &str) -> Option<Value> {
+        let def = schema::object(object)?;
+        let org = self.org();
+        let row = org.live(def.name, id)?;
+        Some(org.render(def, row, None, "68.0"))
+    }
+
+    /// Every live record of `object` as the API returns it, in creation order.
+    pub fn objects(&self, object: &str) -> Vec<Value> {
+        let Some(def) = schema::object(object) else {
+            return Vec::new();
+        };
+        let org = self.org();
+        org.rows(def.name)
+            .filter(|r| r.get("IsDeleted") != Some(&Value::Bool(true)))
+            .map(|r| org.render(def, r, None, "68.0"))
+            .collect()
+    }
+
+    /// The field-history rows of record `id` of `object` (Lead, Opportunity, Case), oldest
+    /// first: two per owner change (S4).
+    pub fn history(&self, object: &str, id: &str) -> Vec<Value> {
+        let Some((history, parent)) = schema::object(object).and_then(|d| d.history) else {
+            return Vec::new();
+        };
+        let Some(hdef) = schema::object(history) else {
+            return Vec::new();
+        };
+        let org = self.org();
+        org.rows(history)
+            .filter(|r: &&Row| r.get(parent).and_then(Value::as_str) == Some(id))
+            .map(|r| org.render(hdef, r, None, "68.0"))
+            .collect()
+    }
+
+    /// Writes `dir/salesforce/{Lead,Contact,Account,Opportunity,Case,Task,User}.json`: JSON
+    /// arrays of the live records as the API returns them.
+    pub fn write_state(&self, dir: &Path) -> std::io::Result<()> {
+        for object in [
+            "Lead",
+            "Contact",
+            "Account",
+            "Opportunity",
+            "Case",
+            "Task",
+            "User",
+        ] {
+            write_state_file(dir, "salesforce", object, &self.objects(object))?;
+        }
+        Ok(())
+    }
+}
