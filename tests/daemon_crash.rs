@@ -141,6 +141,7 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
     let mut env = TestEnv::new(Options {
         poll_schedule: "*/5 * * * * *".into(),
         webhook_proxy: true,
+        ..Options::default()
     })
     .await;
     let companies: Vec<String> = (0..5)

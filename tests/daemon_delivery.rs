@@ -90,6 +90,7 @@ async fn a_change_seen_by_poll_then_by_webhook_has_one_effect() {
     let mut env = TestEnv::new(Options {
         poll_schedule: "* * * * * *".into(), // every second
         webhook_proxy: true,
+        ..Options::default()
     })
     .await;
     // The webhook is held back (HubSpot retries it) while the startup catch-up poll reads the

@@ -1,19 +1,24 @@
 //! Shared harness for the black-box daemon tests (`tests/daemon_*.rs`, `tests/cli_*.rs`).
 //!
-//! Starts the HubSpot, Slack and Asana emulators in the test process on `127.0.0.1:0`, seeds
-//! a small sales organisation (three territory teams and a CSM pool, each member a HubSpot
-//! owner and a HubSpot user who is `available`; one Asana template per tier), writes a
+//! Starts the CRM (HubSpot or Salesforce, [`Options::crm`]), Slack and Asana emulators in the
+//! test process on `127.0.0.1:0`, seeds a small sales organisation (three territory teams and a
+//! CSM pool, each member a CRM owner — with HubSpot, also a HubSpot user who is `available`; one
+//! Asana template per tier), writes a
 //! `handoff.yaml` pointing at them, and runs the daemon either in-process
 //! ([`TestEnv::start_in_process`]) or as a child process of the `handoff` binary
 //! ([`TestEnv::start_child`]). Assertions read the emulators' state and the admin API; every
 //! wait polls a condition against a deadline.
 #![allow(dead_code)]
 
+mod crm;
+pub use crm::text;
+
 use handoff::daemon::vendors;
 use handoff::daemon::{self, Listeners};
 use handoff_asana::AsanaEmulator;
 use handoff_hubspot::emulator::Availability;
 use handoff_hubspot::HubSpotEmulator;
+use handoff_salesforce::emulator::SalesforceEmulator;
 use handoff_slack::SlackEmulator;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -43,12 +48,47 @@ pub const GROWTH: &str = "Onboarding — Growth";
 pub const STARTER: &str = "Onboarding — Starter";
 
 /// The secret files the daemon reads (in the test's folder, `secrets/<name>`).
-pub const SECRET_FILES: [&str; 5] = [
+pub const SECRET_FILES: [&str; 8] = [
     "hubspot-token",
     "hubspot-client-secret",
     "slack-bot-token",
     "slack-signing-secret",
     "asana-token",
+    "salesforce-client-id",
+    "salesforce-key.pem",
+    "salesforce-unused",
+];
+
+/// The CRM a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrmKind {
+    HubSpot,
+    Salesforce,
+}
+
+impl CrmKind {
+    /// The system name in record keys.
+    pub fn system(self) -> &'static str {
+        match self {
+            CrmKind::HubSpot => "hubspot",
+            CrmKind::Salesforce => "salesforce",
+        }
+    }
+}
+
+/// Custom fields the Salesforce org has (those the shipped Salesforce mappings name).
+pub const SALESFORCE_CUSTOM_FIELDS: [(&str, &str); 11] = [
+    ("Lead", "Handoff_Nurture_Reason__c"),
+    ("Lead", "Handoff_Rejection_Reason__c"),
+    ("Opportunity", "Product__c"),
+    ("Opportunity", "Technical_Requirements__c"),
+    ("Opportunity", "Success_Criteria__c"),
+    ("Case", "Onboarding_Tier__c"),
+    ("Case", "Onboarding_Amount__c"),
+    ("Case", "Onboarding_Products__c"),
+    ("Case", "Onboarding_Close_Date__c"),
+    ("Case", "Onboarding_Technical_Requirements__c"),
+    ("Case", "Onboarding_Success_Criteria__c"),
 ];
 
 /// A poll schedule that never fires during a test (midnight on 1 January).
@@ -86,6 +126,9 @@ pub struct Options {
     pub poll_schedule: String,
     /// Put a recording proxy between the HubSpot emulator's webhooks and the daemon.
     pub webhook_proxy: bool,
+    /// The CRM the daemon speaks to. Salesforce changes come by polling, every second unless
+    /// `poll_schedule` says otherwise.
+    pub crm: CrmKind,
 }
 
 impl Default for Options {
@@ -93,6 +136,17 @@ impl Default for Options {
         Self {
             poll_schedule: POLL_NEVER.into(),
             webhook_proxy: false,
+            crm: CrmKind::HubSpot,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults, against `crm`.
+    pub fn on(crm: CrmKind) -> Self {
+        Self {
+            crm,
+            ..Self::default()
         }
     }
 }
@@ -112,13 +166,18 @@ pub struct ProxyStats {
 
 /// The seeded emulators and the ids tests need.
 pub struct TestEnv {
+    /// The CRM the daemon is configured for.
+    pub crm: CrmKind,
     pub hubspot: HubSpotEmulator,
+    /// The Salesforce org (started, and seeded only when `crm` is Salesforce).
+    pub salesforce: SalesforceEmulator,
+    pub salesforce_url: url::Url,
     pub slack: SlackEmulator,
     pub asana: AsanaEmulator,
     pub hubspot_url: url::Url,
     pub slack_api_url: url::Url,
     pub asana_url: url::Url,
-    /// Owner email → HubSpot owner id.
+    /// Owner email → CRM owner id (HubSpot owner id, Salesforce User id).
     pub owner_ids: HashMap<String, String>,
     /// Email → Slack user id.
     pub slack_ids: HashMap<String, String>,
@@ -187,8 +246,10 @@ impl TestEnv {
             job_delay_ms: 20,
             ..Default::default()
         });
+        let salesforce = SalesforceEmulator::new(Default::default());
         let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let hs = hubspot.start(local, emulators.clone()).await.unwrap();
+        let sf = salesforce.start(local, emulators.clone()).await.unwrap();
         let sl = slack.start(local, emulators.clone()).await.unwrap();
         let asn = asana.start(local, emulators.clone()).await.unwrap();
 
@@ -202,10 +263,16 @@ impl TestEnv {
         ] {
             for email in members {
                 let first = email.split('.').next().unwrap();
-                let id = hubspot.add_owner(email, first, team, Some(team));
+                let id = match opts.crm {
+                    CrmKind::HubSpot => {
+                        let id = hubspot.add_owner(email, first, team, Some(team));
+                        // Each owner is a HubSpot user too (users object, same email), available.
+                        hubspot.add_user(email, first, team, Availability::Available);
+                        id
+                    }
+                    CrmKind::Salesforce => salesforce.add_user(email, first, team),
+                };
                 owner_ids.insert(email.to_string(), id);
-                // Each owner is a HubSpot user too (users object, same email), available.
-                hubspot.add_user(email, first, team, Availability::Available);
                 slack_ids.insert(email.to_string(), slack.add_user(email, first));
             }
         }
@@ -219,8 +286,16 @@ impl TestEnv {
             asana.add_template(name, vec![("Kickoff", tasks)]);
         }
 
+        if opts.crm == CrmKind::Salesforce {
+            for (object, field) in SALESFORCE_CUSTOM_FIELDS {
+                salesforce.add_field(object, field).unwrap();
+            }
+        }
         let dir = tempfile::TempDir::new().unwrap();
         let env = TestEnv {
+            crm: opts.crm,
+            salesforce_url: sf.base_url(),
+            salesforce,
             hubspot_url: hs.base_url(),
             slack_api_url: handoff_slack::emulator::api_base_url(&sl),
             asana_url: asn.base_url(),
@@ -262,9 +337,63 @@ impl TestEnv {
             sl.bot_token.expose_secret().to_string(),
             sl.signing_secret.expose_secret().to_string(),
             self.asana.config().token.clone(),
+            self.salesforce.config().client_id.clone(),
+            handoff_salesforce::emulator::TEST_PRIVATE_KEY_PEM.to_string(),
+            String::new(),
         ];
         for (name, value) in SECRET_FILES.iter().zip(values) {
             std::fs::write(dir.join(name), value).unwrap();
+        }
+    }
+
+    /// The `crm:` section of the config: the emulator of [`Options::crm`], relaxed budgets.
+    fn crm_section(&self, opts: &Options) -> String {
+        let secrets = self.dir.path().join("secrets");
+        let secrets = secrets.display();
+        match self.crm {
+            CrmKind::HubSpot => format!(
+                r#"crm:
+  type: hubspot
+  base_url: {hs}
+  token: {{ file: {secrets}/hubspot-token }}
+  client_secret: {{ file: {secrets}/hubspot-client-secret }}
+  portal_id: {portal}
+  rate: {{ requests: 100000, window_s: 10 }}
+  search_per_second: 1000
+  changes:
+    - webhook
+    - poll:
+        schedule: "{schedule}"
+        objects: [companies, contacts, deals]
+"#,
+                hs = self.hubspot_url,
+                portal = self.hubspot.config().portal_id,
+                schedule = opts.poll_schedule,
+            ),
+            CrmKind::Salesforce => format!(
+                r#"crm:
+  type: salesforce
+  login_url: {sf}
+  auth:
+    jwt:
+      client_id: {{ file: {secrets}/salesforce-client-id }}
+      username: {user}
+      private_key: {{ file: {secrets}/salesforce-key.pem }}
+  requests_per_second: 100000
+  changes:
+    - poll:
+        schedule: "{schedule}"
+        objects: [Account, Lead, Opportunity, Task]
+        overlap_ms: 5000
+"#,
+                sf = self.salesforce_url,
+                user = self.salesforce.config().username,
+                schedule = if opts.poll_schedule == POLL_NEVER {
+                    "* * * * * *"
+                } else {
+                    opts.poll_schedule.as_str()
+                },
+            ),
         }
     }
 
@@ -284,20 +413,7 @@ public_url: {public}
 state_dir: state
 mappings_dir: {mappings}
 log: {{ format: text, level: warn }}
-crm:
-  type: hubspot
-  base_url: {hs}
-  token: {{ file: {secrets}/hubspot-token }}
-  client_secret: {{ file: {secrets}/hubspot-client-secret }}
-  portal_id: {portal}
-  rate: {{ requests: 100000, window_s: 10 }}
-  search_per_second: 1000
-  changes:
-    - webhook
-    - poll:
-        schedule: "{schedule}"
-        objects: [companies, contacts, deals]
-pm:
+{crm}pm:
   type: asana
   base_url: {asn}
   token: {{ file: {secrets}/asana-token }}
@@ -311,10 +427,7 @@ slack:
   signing_secret: {{ file: {secrets}/slack-signing-secret }}
   requests_per_minute: 1000000
 lead_handoff:
-  mapping: hubspot-contact-to-lead
-  update_mapping: lead-to-hubspot-contact
-  account_mapping: hubspot-company-to-account
-  trigger_stages: [MQL]
+{lead_mappings}  trigger_stages: [MQL]
   default_team: Central
   teams:
     - name: West
@@ -327,9 +440,7 @@ lead_handoff:
       members:
 {central}      countries: [JP, IN, AU]
 closed_won:
-  mapping: hubspot-deal-to-onboarding
-  case_mapping: onboarding-to-hubspot-ticket
-  tiers:
+{deal_mappings}  tiers:
     - {{ name: Enterprise, min_amount: 5000, project_template: "{ENTERPRISE}" }}
     - {{ name: Growth, min_amount: 1000, project_template: "{GROWTH}" }}
     - {{ name: Starter, min_amount: 0, project_template: "{STARTER}" }}
@@ -346,10 +457,16 @@ closed_won:
             admin = self.admin_addr,
             public = self.public_url,
             mappings = mappings_dir().display(),
+            crm = self.crm_section(opts),
+            lead_mappings = match self.crm {
+                CrmKind::HubSpot => "  mapping: hubspot-contact-to-lead\n  update_mapping: lead-to-hubspot-contact\n  account_mapping: hubspot-company-to-account\n",
+                CrmKind::Salesforce => "  mapping: salesforce-lead-to-lead\n  update_mapping: lead-to-salesforce-lead\n  account_mapping: salesforce-account-to-account\n  activity_mapping: salesforce-task-to-activity\n",
+            },
+            deal_mappings = match self.crm {
+                CrmKind::HubSpot => "  mapping: hubspot-deal-to-onboarding\n  case_mapping: onboarding-to-hubspot-ticket\n",
+                CrmKind::Salesforce => "  mapping: salesforce-opportunity-to-onboarding\n  case_mapping: onboarding-to-salesforce-case\n",
+            },
             secrets = self.dir.path().join("secrets").display(),
-            hs = self.hubspot_url,
-            portal = self.hubspot.config().portal_id,
-            schedule = opts.poll_schedule,
             sl = self.slack_api_url,
             asn = self.asana_url,
             ws = asana.workspace_gid,
