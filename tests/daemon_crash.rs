@@ -1,18 +1,20 @@
-//! Crash safety: the `handoff` binary is SIGKILLed at random moments while leads and deals
-//! stream through the HubSpot emulator, restarted each time on the same config, state folder
-//! and ports; once it is idle, every effect must have happened exactly once and nothing may be
-//! lost. A proxy between HubSpot's webhooks and the daemon counts the deliveries that failed
-//! while it was down and the ones HubSpot retried, which with the audit trail's re-checked
-//! steps shows the recovery paths really ran.
+//! Crash safety, once per CRM: the `handoff` binary is SIGKILLed at random moments while leads
+//! and deals stream through the CRM's emulator, restarted each time on the same config, state
+//! folder and ports; once it is idle, every effect must have happened exactly once and nothing
+//! may be lost. Records created while the daemon was down show the catch-up ran; with HubSpot,
+//! a proxy between its webhooks and the daemon also counts the deliveries that failed while it
+//! was down and the ones HubSpot retried, and the audit trail's re-checked steps show the
+//! outbox's recovery ran.
 //!
 //! Set `HANDOFF_CRASH_SEED` to replay a run's kill timings (the seed is printed).
 
 mod common;
 
 use common::*;
-use serde_json::json;
+use handoff_connector::Person;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const LEADS: usize = 120;
@@ -20,85 +22,65 @@ const DEALS: usize = 40;
 const KILLS: usize = 4;
 const COUNTRIES: [&str; 5] = ["United States", "Germany", "Japan", "Canada", "Atlantis"];
 
-/// What the replay expects of each contact.
+/// What the replay expects of each lead.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
     Routed,
     Nurtured(&'static str),
 }
 
-fn lead_plan(i: usize) -> (String, serde_json::Value, Expect) {
-    let mut extra = json!({
-        "firstname": format!("Lead{i}"),
-        "country": COUNTRIES[i % COUNTRIES.len()],
-        "company": format!("Prospect {i}"),
-    });
-    let mut email = format!("lead{i}@prospect{i}.io");
+fn lead_plan(i: usize) -> (Person, Expect) {
+    let mut p = TestEnv::person(&format!("lead{i}@prospect{i}.io"));
+    p.first_name = format!("Lead{i}");
+    p.last_name = "Buyer".into();
+    p.country = COUNTRIES[i % COUNTRIES.len()].into();
+    p.company = format!("Prospect {i}");
     let mut expect = Expect::Routed;
     if i % 7 == 2 {
-        // At a known account (companies are seeded as account0..4.io).
-        email = format!("buyer{i}@account{}.io", i % 5);
+        // At a known account (accounts are seeded as account0..4.io).
+        p.email = format!("buyer{i}@account{}.io", i % 5);
     }
     if i % 5 == 1 {
-        extra["hs_legal_basis"] = serde_json::Value::Null;
+        p.consent = false;
         expect = Expect::Nurtured("no_consent");
     } else if i % 5 == 3 {
-        email = format!("test{i}@test.com");
+        p.email = format!("test{i}@test.com");
         expect = Expect::Nurtured("test_data");
     }
-    (email, extra, expect)
+    (p, expect)
 }
 
-/// Plays leads and deals into HubSpot over about ten seconds. Returns the expectations per
-/// contact id and the ids of the deals it won.
+/// Plays leads and deals into the CRM over about ten seconds, noting each lead's creation
+/// time. Returns the expectations per lead id, when each was created (wall ms), and the ids of
+/// the deals it won.
 async fn replay(
-    env_hubspot: handoff_hubspot::HubSpotEmulator,
-    companies: Vec<String>,
-    lead_env: LeadMaker,
-) -> (HashMap<String, Expect>, Vec<String>) {
+    crm: CrmHandle,
+    accounts: Vec<String>,
+) -> (HashMap<String, (Expect, i64)>, Vec<String>) {
     let mut leads = HashMap::new();
     let mut deals = Vec::new();
     let mut won = Vec::new();
     let steps = LEADS.max(2 * DEALS + 40);
     for j in 0..steps {
         if j < LEADS {
-            let (email, extra, expect) = lead_plan(j);
-            leads.insert(lead_env.create(&email, extra), expect);
+            let (person, expect) = lead_plan(j);
+            let id = crm.create_person(&person);
+            leads.insert(id, (expect, handoff_connector::now_ms()));
         }
         if j % 2 == 0 && j / 2 < DEALS {
             let d = j / 2;
-            let id = env_hubspot.create_object(
-                "deals",
-                props(
-                    json!({"dealname": format!("Deal {d}"), "dealstage": "qualifiedtobuy",
-                    "pipeline": "default", "product": "GTXPro"}),
-                ),
-            );
-            env_hubspot
-                .associate("deals", &id, "companies", &companies[d % companies.len()])
-                .unwrap();
-            deals.push(id);
+            deals.push(crm.open_deal(&format!("Deal {d}"), &accounts[d % accounts.len()]));
         }
         if j >= 40 && (j - 40) % 2 == 0 && (j - 40) / 2 < DEALS {
             let d = (j - 40) / 2;
-            let stage = match d % 4 {
-                0 | 1 => Some("closedwon"),
-                2 => Some("closedlost"),
-                _ => None,
-            };
-            if let Some(stage) = stage {
-                let amount = ["7000", "2000", "400"][d % 3];
-                env_hubspot
-                    .update_object(
-                        "deals",
-                        &deals[d],
-                        props(json!({"dealstage": stage, "amount": amount,
-                            "closedate": "2024-05-01T00:00:00.000Z"})),
-                    )
-                    .unwrap();
-                if stage == "closedwon" {
+            let amount = [7000.0, 2000.0, 400.0][d % 3];
+            match d % 4 {
+                0 | 1 => {
+                    crm.close_deal(&deals[d], true, amount);
                     won.push(deals[d].clone());
                 }
+                2 => crm.close_deal(&deals[d], false, amount),
+                _ => {}
             }
         }
         tokio::time::sleep(Duration::from_millis(60)).await;
@@ -106,30 +88,9 @@ async fn replay(
     (leads, won)
 }
 
-/// Creates leads like [`TestEnv::create_lead`] without borrowing the environment.
-#[derive(Clone)]
-struct LeadMaker(handoff_hubspot::HubSpotEmulator);
+on_each_crm!(a_sigkilled_daemon_loses_nothing_and_duplicates_nothing);
 
-impl LeadMaker {
-    fn create(&self, email: &str, extra: serde_json::Value) -> String {
-        let mut p = props(json!({
-            "email": email, "lastname": "Buyer", "phone": "+1 212 736 5000",
-            "lifecyclestage": "marketingqualifiedlead",
-            "hs_legal_basis": "Legitimate interest – prospect/lead",
-        }));
-        for (k, v) in props(extra) {
-            if v.is_null() {
-                p.remove(&k);
-            } else {
-                p.insert(k, v);
-            }
-        }
-        self.0.create_object("contacts", p)
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
+async fn a_sigkilled_daemon_loses_nothing_and_duplicates_nothing(crm: CrmKind) {
     let started = Instant::now();
     let seed: u64 = std::env::var("HANDOFF_CRASH_SEED")
         .ok()
@@ -139,37 +100,41 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
     let mut rng = fastrand::Rng::with_seed(seed);
 
     let mut env = TestEnv::new(Options {
-        poll_schedule: "*/5 * * * * *".into(),
+        // HubSpot: webhooks, and a poll every 5 s as the backstop; Salesforce: polls only.
+        poll_schedule: match crm {
+            CrmKind::HubSpot => "*/5 * * * * *".into(),
+            CrmKind::Salesforce => "* * * * * *".into(),
+        },
         webhook_proxy: true,
-        ..Options::default()
+        crm,
     })
     .await;
-    let companies: Vec<String> = (0..5)
+    let accounts: Vec<String> = (0..5)
         .map(|i| {
-            env.hubspot.create_object(
-                "companies",
-                props(
-                    json!({"name": format!("Account {i}"), "domain": format!("account{i}.io"),
-                    "hubspot_owner_id": env.owner_ids[EAST[i % EAST.len()]]}),
-                ),
+            env.new_account(
+                &format!("Account {i}"),
+                &format!("account{i}.io"),
+                EAST[i % EAST.len()],
             )
         })
         .collect();
     env.start_child().await;
 
-    let replay = tokio::spawn(replay(
-        env.hubspot.clone(),
-        companies,
-        LeadMaker(env.hubspot.clone()),
-    ));
-    let mut kill_times = Vec::new();
+    let replay = tokio::spawn(replay(env.crm_handle(), accounts));
+    // (killed, back up) wall ms of each outage.
+    let outages = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(rng.u64(800..2500))).await;
         env.kill_child();
-        kill_times.push(handoff_connector::now_ms());
+        let killed = handoff_connector::now_ms();
         tokio::time::sleep(Duration::from_millis(rng.u64(0..600))).await;
         env.start_child().await;
+        outages
+            .lock()
+            .unwrap()
+            .push((killed, handoff_connector::now_ms()));
     }
+    let kill_times: Vec<(i64, i64)> = outages.lock().unwrap().clone();
     let (leads, won) = replay.await.unwrap();
     env.wait_idle(Duration::from_secs(90), Duration::from_secs(2))
         .await;
@@ -188,22 +153,26 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
 
     let (mut routed, mut nurtured) = (0, 0);
     let mut lost = Vec::new();
-    for (id, expect) in &leads {
-        let c = env.record("contacts", id);
-        match (
-            prop(&c, "handoff_nurture_reason"),
-            prop(&c, "hubspot_owner_id"),
-        ) {
+    let reason_field = env.nurture_reason_field();
+    for (id, (expect, _)) in &leads {
+        let reason = text(env.lead_fields(id).get(&reason_field)).filter(|r| !r.is_empty());
+        match (reason, env.lead_owner_email(id)) {
             (Some(reason), None) => {
-                assert_eq!(*expect, Expect::Nurtured(leak(reason)), "contact {id}");
-                assert_eq!(prop(&c, "hs_lead_status").as_deref(), Some("UNQUALIFIED"));
+                assert_eq!(*expect, Expect::Nurtured(leak(reason.clone())), "lead {id}");
+                assert!(env.lead_shows(
+                    id,
+                    serde_json::json!({"status": "nurture", "nurture_reason": reason})
+                ));
                 nurtured += 1;
             }
             (None, Some(_)) => {
-                assert_eq!(*expect, Expect::Routed, "contact {id}");
-                assert_eq!(prop(&c, "hs_lead_status").as_deref(), Some("NEW"));
-                let key = format!("lead:hubspot:contacts:{id}:dm");
-                assert_eq!(by_key.get(&key).copied(), Some(1), "contact {id}: one DM");
+                assert_eq!(*expect, Expect::Routed, "lead {id}");
+                assert!(
+                    env.lead_shows(id, serde_json::json!({"status": "assigned"})),
+                    "lead {id}"
+                );
+                let key = format!("lead:{}:dm", env.lead_key(id));
+                assert_eq!(by_key.get(&key).copied(), Some(1), "lead {id}: one DM");
                 routed += 1;
             }
             other => lost.push((id.clone(), other)),
@@ -211,12 +180,13 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
     }
     if !lost.is_empty() {
         let mut detail = String::new();
-        for (id, _) in &lost {
-            let c = env.record("contacts", id);
+        for (id, (_, created)) in leads
+            .iter()
+            .filter(|(id, _)| lost.iter().any(|(l, _)| l == *id))
+        {
             detail.push_str(&format!(
-                "contact {id} created {:?}: audit {:?}\n",
-                prop(&c, "createdate"),
-                env.audit(&format!("hubspot:contacts:{id}")).await
+                "lead {id} created {created}: audit {:?}\n",
+                env.audit(&env.lead_key(id)).await
             ));
         }
         panic!(
@@ -231,13 +201,9 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
         );
     }
     assert_eq!(routed + nurtured, LEADS);
-    let tickets = env.hubspot.objects("tickets");
     let projects = env.asana.projects();
     for d in &won {
-        let t = tickets
-            .iter()
-            .filter(|t| assoc_ids(t, "deals").contains(d))
-            .count();
+        let t = env.cases_for_deal(d).len();
         let p = projects
             .iter()
             .filter(|p| {
@@ -246,7 +212,7 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
                     .is_some_and(|n| n.ends_with(&format!("(deal {d})")))
             })
             .count();
-        let key = format!("onboarding:hubspot:deals:{d}:dm");
+        let key = format!("onboarding:{}:dm", env.deal_key(d));
         assert_eq!(
             (t, p, by_key.get(&key).copied()),
             (1, 1, Some(1)),
@@ -254,9 +220,9 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
         );
     }
     assert_eq!(
-        tickets.len(),
+        env.cases().len(),
         won.len(),
-        "no ticket for a deal that was not won"
+        "no case for a deal that was not won"
     );
     assert_eq!(projects.len(), won.len());
     let status = env.status().await;
@@ -266,8 +232,8 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
     let mut rechecked = 0;
     for record in leads
         .keys()
-        .map(|id| format!("hubspot:contacts:{id}"))
-        .chain(won.iter().map(|id| format!("hubspot:deals:{id}")))
+        .map(|id| env.lead_key(id))
+        .chain(won.iter().map(|id| env.deal_key(id)))
     {
         rechecked += env
             .audit(&record)
@@ -282,11 +248,15 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
     }
     let failed = env.proxy.failed_forwards.load(Ordering::SeqCst);
     let retried = env.proxy.retried_requests.load(Ordering::SeqCst);
+    let while_down = leads
+        .values()
+        .filter(|(_, at)| kill_times.iter().any(|(down, up)| at >= down && at <= up))
+        .count();
     eprintln!(
-        "crash test: {} starts, {KILLS} kills, {LEADS} leads ({routed} routed, {nurtured} nurtured), \
-         {} deals won, {} messages; webhook deliveries failed while down {failed}, retried by \
-         HubSpot {retried}; steps re-checked after a crash {rechecked}; dropped webhook events {}; \
-         idle after {:.1} s",
+        "crash test ({crm:?}): {} starts, {KILLS} kills, {LEADS} leads ({routed} routed, \
+         {nurtured} nurtured, {while_down} created while the daemon was down), {} deals won, {} \
+         messages; webhook deliveries failed while down {failed}, retried {retried}; steps \
+         re-checked after a crash {rechecked}; dropped webhook events {}; idle after {:.1} s",
         env.child_starts,
         won.len(),
         messages.len(),
@@ -295,7 +265,7 @@ async fn sigkilled_daemon_loses_nothing_and_duplicates_nothing() {
     );
     assert_eq!(env.child_starts as usize, KILLS + 1);
     assert!(
-        failed + retried + rechecked as u64 > 0,
+        failed + retried + rechecked as u64 + while_down as u64 > 0,
         "no evidence that any crash interrupted work"
     );
     assert!(!won.is_empty() && routed > 0 && nurtured > 0);

@@ -1,7 +1,9 @@
-//! Black-box tests of the daemon's business flows, run in-process against the emulators: lead
-//! handoff and claim, nurture, account match, closed-won onboarding, and a poison deal that goes
-//! to dead letters and is replayed. Outcomes are read from the emulators' state and the admin
-//! API, never from the daemon's internals.
+//! Black-box tests of the daemon's business flows, run in-process against the emulators, once
+//! per CRM (HubSpot and Salesforce, [`on_each_crm`]): lead handoff and claim, nurture, account
+//! match, closed-won onboarding, and a poison deal that goes to dead letters and is replayed.
+//! Outcomes are read from the emulators' state and the admin API, never from the daemon's
+//! internals; what handoff writes to the CRM is checked against what the configured mappings
+//! say it writes.
 
 mod common;
 
@@ -11,34 +13,38 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mql_lead_gets_a_territory_owner_one_dm_and_one_claim() {
-    let mut env = TestEnv::new(Options::default()).await;
+on_each_crm!(
+    an_mql_lead_gets_a_territory_owner_one_dm_and_one_claim,
+    leads_failing_gates_go_back_to_nurture_without_a_dm,
+    a_lead_at_a_known_account_goes_to_the_account_owner,
+    a_closed_won_deal_gets_one_case_one_tiered_project_and_one_csm_dm,
+    a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed,
+);
+
+async fn an_mql_lead_gets_a_territory_owner_one_dm_and_one_claim(crm: CrmKind) {
+    let mut env = TestEnv::new(Options::on(crm)).await;
     env.start_in_process().await;
 
     // Three US leads: the West team in round robin.
     let ids: Vec<String> = (0..3)
-        .map(|i| env.create_lead(&format!("lead{i}@northwind-traders.io"), json!({})))
+        .map(|i| env.new_lead(&format!("lead{i}@northwind-traders.io")))
         .collect();
     for id in &ids {
-        let key = format!("lead:hubspot:contacts:{id}:dm");
+        let key = format!("lead:{}:dm", env.lead_key(id));
         assert!(
             wait_until(WAIT, || env.messages_with_key(&key).len() == 1).await,
-            "no DM for contact {id}"
+            "no DM for lead {id}; audit {:?}",
+            env.audit(&env.lead_key(id)).await
         );
     }
     env.wait_idle(WAIT, Duration::from_millis(300)).await;
     let mut owners = Vec::new();
     for id in &ids {
-        let owner_id = env.prop("contacts", id, "hubspot_owner_id").expect("owner");
-        let email = env.owner_email(&owner_id).expect("a seeded owner");
+        let email = env.lead_owner_email(id).expect("a seeded owner");
         assert!(WEST.contains(&email.as_str()), "{email} is not in West");
-        assert_eq!(
-            env.prop("contacts", id, "hs_lead_status").as_deref(),
-            Some("NEW")
-        );
+        assert!(env.lead_shows(id, json!({"status": "assigned"})));
         // Exactly one DM, to that owner, with both buttons.
-        let key = format!("lead:hubspot:contacts:{id}:dm");
+        let key = format!("lead:{}:dm", env.lead_key(id));
         let dms = env.messages_with_key(&key);
         assert_eq!(dms.len(), 1);
         let theirs = env.slack.dm_messages_for(&email);
@@ -55,7 +61,7 @@ async fn mql_lead_gets_a_territory_owner_one_dm_and_one_claim() {
     );
 
     // The audit trail explains gates and routing.
-    let record = format!("hubspot:contacts:{}", ids[0]);
+    let record = env.lead_key(&ids[0]);
     let gates = env.audit_events(&record, "gates").await;
     assert_eq!(gates.len(), 1);
     assert!(gates[0]["message"].as_str().unwrap().contains("6 of 6"));
@@ -66,12 +72,10 @@ async fn mql_lead_gets_a_territory_owner_one_dm_and_one_claim() {
 
     // Claim twice (both clicks read the message before it is edited): one claim.
     let id = &ids[0];
-    let key = format!("lead:hubspot:contacts:{id}:dm");
+    let key = format!("lead:{record}:dm");
     let dm = env.messages_with_key(&key).remove(0);
     let (channel, ts) = (dm["channel"].as_str().unwrap(), dm["ts"].as_str().unwrap());
-    let owner_email = env
-        .owner_email(&env.prop("contacts", id, "hubspot_owner_id").unwrap())
-        .unwrap();
+    let owner_email = env.lead_owner_email(id).unwrap();
     let user = env.slack_ids[&owner_email].clone();
     let (a, b) = tokio::join!(
         env.slack.click(channel, ts, "claim_lead", &user),
@@ -80,7 +84,7 @@ async fn mql_lead_gets_a_territory_owner_one_dm_and_one_claim() {
     assert!(a.unwrap().is_success() && b.unwrap().is_success());
     assert!(
         wait_until(WAIT, || {
-            env.prop("contacts", id, "hs_lead_status").as_deref() == Some("IN_PROGRESS")
+            env.lead_shows(id, json!({"status": "working"}))
                 && env.messages_with_key(&key)[0]["text"]
                     .as_str()
                     .is_some_and(|t| t.starts_with("Lead claimed"))
@@ -106,130 +110,88 @@ async fn mql_lead_gets_a_territory_owner_one_dm_and_one_claim() {
         .count();
     assert_eq!(claimed_msgs, 1);
     // The other leads are untouched.
-    assert_eq!(
-        env.prop("contacts", &ids[1], "hs_lead_status").as_deref(),
-        Some("NEW")
-    );
+    assert!(env.lead_shows(&ids[1], json!({"status": "assigned"})));
+    assert!(env.dead_letters().await.is_empty());
     env.stop_in_process().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leads_failing_gates_go_back_to_nurture_without_a_dm() {
-    let mut env = TestEnv::new(Options::default()).await;
+async fn leads_failing_gates_go_back_to_nurture_without_a_dm(crm: CrmKind) {
+    let mut env = TestEnv::new(Options::on(crm)).await;
     env.start_in_process().await;
-    let no_consent = env.create_lead(
-        "no.consent@contoso-labs.io",
-        json!({"hs_legal_basis": null}),
-    );
-    let test_data = env.create_lead("test@test.com", json!({}));
-    let bad_phone = env.create_lead("bad.phone@contoso-labs.io", json!({"phone": "12"}));
+    let mut no_consent = TestEnv::person("no.consent@contoso-labs.io");
+    no_consent.consent = false;
+    let no_consent = env.create_person(&no_consent);
+    let test_data = env.new_lead("test@test.com");
+    let mut bad_phone = TestEnv::person("bad.phone@contoso-labs.io");
+    bad_phone.phone = "12".into();
+    let bad_phone = env.create_person(&bad_phone);
     let cases = [
         (&no_consent, "no_consent"),
         (&test_data, "test_data"),
         (&bad_phone, "invalid_phone"),
     ];
     for (id, reason) in cases {
+        let nurtured = json!({"status": "nurture", "nurture_reason": reason});
         assert!(
-            wait_until(WAIT, || {
-                env.prop("contacts", id, "handoff_nurture_reason")
-                    .as_deref()
-                    == Some(reason)
-            })
-            .await,
-            "contact {id} not nurtured with {reason}"
+            wait_until(WAIT, || env.lead_shows(id, nurtured.clone())).await,
+            "lead {id} not nurtured with {reason}: {:?}",
+            env.lead_fields(id)
         );
     }
     env.wait_idle(WAIT, Duration::from_millis(500)).await;
     for (id, reason) in cases {
-        assert_eq!(
-            env.prop("contacts", id, "hs_lead_status").as_deref(),
-            Some("UNQUALIFIED")
-        );
-        assert_eq!(env.prop("contacts", id, "hubspot_owner_id"), None);
-        let record = format!("hubspot:contacts:{id}");
+        let record = env.lead_key(id);
         let nurtured = env.audit_events(&record, "nurtured").await;
         assert_eq!(nurtured.len(), 1);
         assert_eq!(nurtured[0]["detail"]["reason"], reason);
         assert!(env.audit_events(&record, "routed").await.is_empty());
+        let owner = env.lead_owner(id);
+        assert!(
+            owner.is_none() || env.owner_email(owner.as_deref().unwrap()).is_none(),
+            "no rep owns a nurtured lead"
+        );
     }
     assert!(env.slack.messages().is_empty(), "nurtured leads get no DM");
     env.stop_in_process().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lead_at_a_known_account_goes_to_the_account_owner() {
-    let mut env = TestEnv::new(Options::default()).await;
+async fn a_lead_at_a_known_account_goes_to_the_account_owner(crm: CrmKind) {
+    let mut env = TestEnv::new(Options::on(crm)).await;
     env.start_in_process().await;
     // The account is owned by an East rep; the lead is in the US (West territory).
     let account_owner = EAST[1];
-    let company = env.hubspot.create_object(
-        "companies",
-        props(json!({
-            "name": "Globex Corporation",
-            "domain": "globex.io",
-            "hubspot_owner_id": env.owner_ids[account_owner],
-        })),
-    );
+    let account = env.new_account("Globex Corporation", "globex.io", account_owner);
     env.wait_idle(WAIT, Duration::from_millis(300)).await;
-    let id = env.create_lead("hank.scorpio@globex.io", json!({"company": "Globex"}));
-    let key = format!("lead:hubspot:contacts:{id}:dm");
+    let mut person = TestEnv::person("hank.scorpio@globex.io");
+    person.company = "Globex".into();
+    let id = env.create_person(&person);
+    let key = format!("lead:{}:dm", env.lead_key(&id));
     assert!(wait_until(WAIT, || env.messages_with_key(&key).len() == 1).await);
-    assert!(
-        wait_until(WAIT, || assoc_ids(
-            &env.record("contacts", &id),
-            "companies"
-        )
-        .contains(&company))
-        .await,
-        "contact not associated with the account"
-    );
+    if crm == CrmKind::HubSpot {
+        // HubSpot links the contact to the company; a Salesforce Lead has no account lookup.
+        assert!(
+            wait_until(WAIT, || assoc_ids(
+                &env.record("contacts", &id),
+                "companies"
+            )
+            .contains(&account))
+            .await,
+            "contact not associated with the account"
+        );
+    }
     env.wait_idle(WAIT, Duration::from_millis(300)).await;
-    assert_eq!(
-        env.prop("contacts", &id, "hubspot_owner_id").as_deref(),
-        Some(env.owner_ids[account_owner].as_str())
-    );
+    assert_eq!(env.lead_owner_email(&id).as_deref(), Some(account_owner));
     assert_eq!(env.slack.dm_messages_for(account_owner).len(), 1);
     let matched = env
-        .audit_events(&format!("hubspot:contacts:{id}"), "matched_account")
+        .audit_events(&env.lead_key(&id), "matched_account")
         .await;
     assert_eq!(matched.len(), 1);
     assert_eq!(matched[0]["detail"]["matched_by"], "domain");
+    assert_eq!(matched[0]["detail"]["company_id"], account);
     env.stop_in_process().await;
 }
 
-/// Creates a deal associated with `company`, then moves it to `closedwon`.
-fn win_deal(env: &TestEnv, name: &str, amount: Option<&str>, company: Option<&str>) -> String {
-    let mut p = props(
-        json!({"dealname": name, "dealstage": "appointmentscheduled",
-        "pipeline": "default", "product": "GTXPro"}),
-    );
-    if let Some(a) = amount {
-        p.insert("amount".into(), json!(a));
-    }
-    let id = env.hubspot.create_object("deals", p);
-    if let Some(c) = company {
-        env.hubspot.associate("deals", &id, "companies", c).unwrap();
-    }
-    env.hubspot
-        .update_object(
-            "deals",
-            &id,
-            props(json!({"dealstage": "closedwon", "closedate": "2024-03-01T00:00:00.000Z"})),
-        )
-        .unwrap();
-    id
-}
-
-/// Tickets associated with deal `id`.
-fn tickets_of(env: &TestEnv, deal: &str) -> Vec<Value> {
-    env.hubspot
-        .objects("tickets")
-        .into_iter()
-        .filter(|t| assoc_ids(t, "deals").contains(&deal.to_string()))
-        .collect()
-}
-
-/// Asana projects made for deal `id`.
+/// Projects made for deal `id`.
 fn projects_of(env: &TestEnv, deal: &str) -> Vec<Value> {
     let suffix = format!("(deal {deal})");
     env.asana
@@ -243,37 +205,34 @@ fn projects_of(env: &TestEnv, deal: &str) -> Vec<Value> {
 fn assert_onboarded_once(
     env: &TestEnv,
     deal: &str,
-    company: Option<&str>,
+    account: Option<&str>,
     template: &str,
 ) -> String {
-    let tickets = tickets_of(env, deal);
-    assert_eq!(tickets.len(), 1, "deal {deal}: one ticket");
-    let ticket = &tickets[0];
-    let ticket_id = ticket["id"].as_str().unwrap();
-    if let Some(c) = company {
-        assert_eq!(assoc_ids(ticket, "companies"), vec![c.to_string()]);
+    let cases = env.cases_for_deal(deal);
+    assert_eq!(cases.len(), 1, "deal {deal}: one case");
+    let case_id = env.case_id(&cases[0]);
+    if let Some(a) = account {
+        assert_eq!(env.case_account(&case_id).as_deref(), Some(a));
     }
-    let csm_id = prop(ticket, "hubspot_owner_id").expect("ticket owner");
-    let csm = env.owner_email(&csm_id).unwrap();
+    let csm = env.case_owner_email(&cases[0]).expect("a case owner");
     assert!(
         CSMS.contains(&csm.as_str()),
-        "ticket owner {csm} is not a CSM"
+        "case owner {csm} is not a CSM"
     );
     let projects = projects_of(env, deal);
     assert_eq!(projects.len(), 1, "deal {deal}: one project");
     assert_eq!(projects[0]["created_from_template"]["name"], template);
     let gid = projects[0]["gid"].as_str().unwrap();
-    let dms = env.messages_with_key(&format!("onboarding:hubspot:deals:{deal}:dm"));
+    let dms = env.messages_with_key(&format!("onboarding:{}:dm", env.deal_key(deal)));
     assert_eq!(dms.len(), 1, "deal {deal}: one CSM DM");
     let text = dms[0]["text"].as_str().unwrap();
-    assert!(text.contains(&format!("/0-5/{ticket_id}")), "{text}");
+    assert!(text.contains(&case_id), "the case link: {text}");
     assert!(
         text.contains(&format!("https://app.asana.com/0/{gid}/list")),
         "{text}"
     );
     assert!(
-        !dms[0].to_string().contains("{ticket_url}")
-            && !dms[0].to_string().contains("{project_url}")
+        !dms[0].to_string().contains("{case_url}") && !dms[0].to_string().contains("{project_url}")
     );
     assert!(env
         .slack
@@ -283,44 +242,37 @@ fn assert_onboarded_once(
     csm
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closed_won_deal_gets_one_ticket_one_tiered_project_and_one_csm_dm() {
-    let mut env = TestEnv::new(Options::default()).await;
+async fn a_closed_won_deal_gets_one_case_one_tiered_project_and_one_csm_dm(crm: CrmKind) {
+    let mut env = TestEnv::new(Options::on(crm)).await;
     env.start_in_process().await;
-    let company = env.hubspot.create_object(
-        "companies",
-        props(json!({"name": "Initech", "domain": "initech.io",
-            "hubspot_owner_id": env.owner_ids[WEST[0]]})),
-    );
+    let account = env.new_account("Initech", "initech.io", WEST[0]);
     env.wait_idle(WAIT, Duration::from_millis(300)).await;
-    let big = win_deal(&env, "Initech — GTX Pro", Some("7500"), Some(&company));
-    let mid = win_deal(&env, "Initech — GTX Basic", Some("1500"), Some(&company));
+    let big = env.win_deal("Initech — GTX Pro", Some(7500.0), Some(&account));
+    let mid = env.win_deal("Initech — GTX Basic", Some(1500.0), Some(&account));
     for d in [&big, &mid] {
-        let key = format!("onboarding:hubspot:deals:{d}:dm");
+        let key = format!("onboarding:{}:dm", env.deal_key(d));
         assert!(
             wait_until(WAIT, || env.messages_with_key(&key).len() == 1).await,
-            "deal {d} not onboarded"
+            "deal {d} not onboarded; audit {:?}",
+            env.audit(&env.deal_key(d)).await
         );
     }
     env.wait_idle(WAIT, Duration::from_millis(500)).await;
-    let a = assert_onboarded_once(&env, &big, Some(&company), ENTERPRISE);
-    let b = assert_onboarded_once(&env, &mid, Some(&company), GROWTH);
+    let a = assert_onboarded_once(&env, &big, Some(&account), ENTERPRISE);
+    let b = assert_onboarded_once(&env, &mid, Some(&account), GROWTH);
     assert_ne!(a, b, "the CSM pool rotates");
-    let audit = env
-        .audit_events(&format!("hubspot:deals:{big}"), "onboarding")
-        .await;
+    let audit = env.audit_events(&env.deal_key(&big), "onboarding").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["detail"]["tier"], "Enterprise");
     env.stop_in_process().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
-    let mut env = TestEnv::new(Options::default()).await;
+async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed(crm: CrmKind) {
+    let mut env = TestEnv::new(Options::on(crm)).await;
     env.start_in_process().await;
-    let poison = win_deal(&env, "Umbrella — no amount", None, None);
-    let good = win_deal(&env, "Hooli — GTX Basic", Some("300"), None);
-    let good_key = format!("onboarding:hubspot:deals:{good}:dm");
+    let poison = env.win_deal("Umbrella — no amount", None, None);
+    let good = env.win_deal("Hooli — GTX Basic", Some(300.0), None);
+    let good_key = format!("onboarding:{}:dm", env.deal_key(&good));
     assert!(
         wait_until(WAIT, || env.messages_with_key(&good_key).len() == 1).await,
         "the good deal flows past the poison one"
@@ -328,13 +280,13 @@ async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
     env.wait_idle(WAIT, Duration::from_millis(300)).await;
     assert_onboarded_once(&env, &good, None, STARTER);
     let letters = env.dead_letters().await;
-    let record = format!("hubspot:deals:{poison}");
+    let record = env.deal_key(&poison);
     let mine: Vec<&Value> = letters
         .iter()
         .filter(|l| l["record_key"] == record.as_str())
         .collect();
-    // The deal's creation and its move to closed-won are two versions when they land in
-    // different milliseconds; each is parked (nothing is dropped), none is onboarded.
+    // The deal's creation and its move to won are two versions when they land in different
+    // milliseconds; each is parked (nothing is dropped), none is onboarded.
     assert!(
         !mine.is_empty() && mine.len() <= 2,
         "dead letters for the poison deal: {letters:?}"
@@ -343,13 +295,17 @@ async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
         let reason = letter["reason"].as_str().unwrap();
         assert!(reason.contains("gate required:amount"), "{reason}");
     }
-    assert!(tickets_of(&env, &poison).is_empty() && projects_of(&env, &poison).is_empty());
+    assert!(env.cases_for_deal(&poison).is_empty() && projects_of(&env, &poison).is_empty());
 
     // Fix the deal in the CRM, then replay its dead letters: onboarded exactly once.
-    env.hubspot
-        .update_object("deals", &poison, props(json!({"amount": "2500"})))
-        .unwrap();
-    for letter in &mine {
+    env.set_deal_amount(&poison, 2500.0);
+    env.wait_idle(WAIT, Duration::from_millis(300)).await;
+    for letter in env
+        .dead_letters()
+        .await
+        .iter()
+        .filter(|l| l["record_key"] == record.as_str())
+    {
         let id = letter["id"].as_u64().unwrap();
         let r = env
             .http
@@ -362,7 +318,7 @@ async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
             .unwrap();
         assert!(r.status().is_success(), "replay: {}", r.status());
     }
-    let key = format!("onboarding:hubspot:deals:{poison}:dm");
+    let key = format!("onboarding:{record}:dm");
     assert!(wait_until(WAIT, || env.messages_with_key(&key).len() == 1).await);
     env.wait_idle(WAIT, Duration::from_millis(500)).await;
     assert_onboarded_once(&env, &poison, None, GROWTH);
@@ -371,9 +327,6 @@ async fn a_won_deal_without_amount_is_dead_lettered_then_replayed_once_fixed() {
         .await
         .iter()
         .all(|l| l["record_key"] != record.as_str()));
-    assert_eq!(
-        env.audit_events(&record, "replayed").await.len(),
-        mine.len()
-    );
+    assert!(!env.audit_events(&record, "replayed").await.is_empty());
     env.stop_in_process().await;
 }

@@ -10,7 +10,99 @@ use handoff::mapping::Mapping;
 use handoff_connector::Person;
 use serde_json::{json, Map, Value};
 
+/// The CRM side of an environment, cheap to clone into a task that plays records in while the
+/// test does something else (kills the daemon, say).
+#[derive(Clone)]
+pub struct CrmHandle {
+    pub kind: CrmKind,
+    pub hubspot: handoff_hubspot::HubSpotEmulator,
+    pub salesforce: handoff_salesforce::emulator::SalesforceEmulator,
+    /// The Salesforce queue leads arrive in.
+    pub queue: String,
+}
+
+impl CrmHandle {
+    /// Creates `person` as a lead (see [`TestEnv::create_person`]); returns its id.
+    pub fn create_person(&self, person: &Person) -> String {
+        let record = handoff::config::lead_record(self.kind.system(), person).expect("a CRM");
+        match self.kind {
+            CrmKind::HubSpot => self.hubspot.create_object("contacts", record.properties),
+            CrmKind::Salesforce => {
+                let mut fields = record.properties;
+                fields.insert("OwnerId".into(), json!(self.queue));
+                self.salesforce.create("Lead", fields)
+            }
+        }
+    }
+
+    /// Creates an open deal `name` linked to `account`; returns its id.
+    pub fn open_deal(&self, name: &str, account: &str) -> String {
+        match self.kind {
+            CrmKind::HubSpot => {
+                let id = self.hubspot.create_object(
+                    "deals",
+                    super::props(json!({"dealname": name, "dealstage": "qualifiedtobuy",
+                        "pipeline": "default", "product": "GTXPro"})),
+                );
+                self.hubspot
+                    .associate("deals", &id, "companies", account)
+                    .unwrap();
+                id
+            }
+            CrmKind::Salesforce => self.salesforce.create(
+                "Opportunity",
+                super::props(json!({"Name": name, "StageName": "Qualification",
+                    "CloseDate": "2024-05-01", "AccountId": account, "Product__c": "GTXPro"})),
+            ),
+        }
+    }
+
+    /// Closes deal `id` won or lost with `amount`.
+    pub fn close_deal(&self, id: &str, won: bool, amount: f64) {
+        match self.kind {
+            CrmKind::HubSpot => {
+                let stage = if won { "closedwon" } else { "closedlost" };
+                let fields = json!({"dealstage": stage, "amount": amount.to_string(),
+                    "closedate": "2024-05-01T00:00:00.000Z"});
+                self.hubspot
+                    .update_object("deals", id, super::props(fields))
+                    .unwrap()
+            }
+            CrmKind::Salesforce => {
+                let stage = if won { "Closed Won" } else { "Closed Lost" };
+                let fields = json!({"StageName": stage, "Amount": amount});
+                self.salesforce
+                    .update("Opportunity", id, super::props(fields))
+                    .unwrap()
+            }
+        }
+    }
+}
+
 impl TestEnv {
+    /// A handle on the CRM emulator for a task of its own.
+    pub fn crm_handle(&self) -> CrmHandle {
+        CrmHandle {
+            kind: self.crm,
+            hubspot: self.hubspot.clone(),
+            salesforce: self.salesforce.clone(),
+            queue: match self.crm {
+                CrmKind::HubSpot => String::new(),
+                CrmKind::Salesforce => self.inbound_queue(),
+            },
+        }
+    }
+
+    /// The name of the field the update mapping writes a nurture reason to.
+    pub fn nurture_reason_field(&self) -> String {
+        let fields = self.update_fields(json!({"nurture_reason": "x"}));
+        fields
+            .keys()
+            .next()
+            .expect("the update mapping writes reasons")
+            .clone()
+    }
+
     /// The CRM's system name (`hubspot`, `salesforce`).
     pub fn system(&self) -> &'static str {
         self.crm.system()
@@ -200,8 +292,41 @@ impl TestEnv {
                 self.salesforce
                     .create_as(&owner, "Task", fields.as_object().unwrap().clone())
                     .unwrap();
-                self.salesforce.set_clock(None);
+                self.follow_clock();
             }
+        }
+    }
+
+    /// `rep_email` qualifies the lead in the CRM: the mapped `lifecycle_stage` becomes SQL
+    /// (HubSpot: `lifecyclestage` `salesqualifiedlead`; Salesforce: `Status` `Working -
+    /// Contacted`, which the lead mapping reads as SQL).
+    pub fn rep_qualifies_lead(&self, id: &str, rep_email: &str) {
+        let fields = match self.crm {
+            CrmKind::HubSpot => json!({"lifecyclestage": "salesqualifiedlead"}),
+            CrmKind::Salesforce => json!({"Status": "Working - Contacted"}),
+        };
+        self.rep_updates_lead(id, rep_email, super::props(fields));
+    }
+
+    /// The `ownership.systems` of a config where marketing automation, reps in the CRM and
+    /// handoff are the writers: HubSpot's source types, or Salesforce's `USER` and the marketing
+    /// integration user's id.
+    pub fn ownership_systems_yaml(&self) -> String {
+        match self.crm {
+            CrmKind::HubSpot => "    marketing: [AUTOMATION_PLATFORM, FORM, IMPORT]\n    crm: [CRM_UI, MOBILE_IOS, MOBILE_ANDROID, SALES]\n    handoff: [INTEGRATION]\n".into(),
+            CrmKind::Salesforce => format!(
+                "    marketing: [{}]\n    crm: [USER]\n    handoff: [INTEGRATION]\n",
+                self.marketing_integration_user()
+            ),
+        }
+    }
+
+    /// The source type the CRM reports for another system's owner write (HubSpot
+    /// `AUTOMATION_PLATFORM`; Salesforce `USER`), and for a rep's in the UI (`CRM_UI`; `USER`).
+    pub fn source_types(&self) -> (&'static str, &'static str) {
+        match self.crm {
+            CrmKind::HubSpot => ("AUTOMATION_PLATFORM", "CRM_UI"),
+            CrmKind::Salesforce => ("USER", "USER"),
         }
     }
 
@@ -240,21 +365,116 @@ impl TestEnv {
     /// Creates a won deal named `name` of `amount`; returns its id. HubSpot: a deal at
     /// `closedwon`; Salesforce: an Opportunity at `Closed Won` (IsWon follows the stage).
     pub fn won_deal(&self, name: &str, amount: f64) -> String {
+        self.win_deal(name, Some(amount), None)
+    }
+
+    /// Creates an open deal named `name` (with `amount`, linked to `account`), then moves it
+    /// to won (two versions of the deal, as a rep working it makes); returns its id.
+    pub fn win_deal(&self, name: &str, amount: Option<f64>, account: Option<&str>) -> String {
+        match self.crm {
+            CrmKind::HubSpot => {
+                let mut p = super::props(json!({"dealname": name, "pipeline": "default",
+                    "dealstage": "appointmentscheduled", "product": "GTXPro"}));
+                if let Some(a) = amount {
+                    p.insert("amount".into(), json!(a.to_string()));
+                }
+                let id = self.hubspot.create_object("deals", p);
+                if let Some(c) = account {
+                    self.hubspot
+                        .associate("deals", &id, "companies", c)
+                        .unwrap();
+                }
+                let won =
+                    json!({"dealstage": "closedwon", "closedate": "2024-03-01T00:00:00.000Z"});
+                self.hubspot
+                    .update_object("deals", &id, super::props(won))
+                    .unwrap();
+                id
+            }
+            CrmKind::Salesforce => {
+                let mut p = super::props(json!({"Name": name, "StageName": "Prospecting",
+                    "CloseDate": "2024-03-01", "Product__c": "GTXPro"}));
+                if let Some(a) = amount {
+                    p.insert("Amount".into(), json!(a));
+                }
+                if let Some(c) = account {
+                    p.insert("AccountId".into(), json!(c));
+                }
+                let id = self.salesforce.create("Opportunity", p);
+                let won = super::props(json!({"StageName": "Closed Won"}));
+                self.salesforce.update("Opportunity", &id, won).unwrap();
+                id
+            }
+        }
+    }
+
+    /// Sets a deal's amount, as a rep fixing it in the CRM.
+    pub fn set_deal_amount(&self, id: &str, amount: f64) {
+        match self.crm {
+            CrmKind::HubSpot => self
+                .hubspot
+                .update_object(
+                    "deals",
+                    id,
+                    super::props(json!({"amount": amount.to_string()})),
+                )
+                .unwrap(),
+            CrmKind::Salesforce => self
+                .salesforce
+                .update("Opportunity", id, super::props(json!({"Amount": amount})))
+                .unwrap(),
+        }
+    }
+
+    /// Creates an account `name` at web domain `domain` owned by `owner_email`; returns its id.
+    pub fn new_account(&self, name: &str, domain: &str, owner_email: &str) -> String {
+        let owner = self.owner_ids[owner_email].clone();
         match self.crm {
             CrmKind::HubSpot => self.hubspot.create_object(
-                "deals",
-                super::props(json!({"dealname": name, "amount": amount.to_string(),
-                    "dealstage": "closedwon", "pipeline": "default", "product": "GTXPro",
-                    "closedate": "2026-11-20T10:00:00Z"})),
+                "companies",
+                super::props(json!({"name": name, "domain": domain, "hubspot_owner_id": owner})),
             ),
             CrmKind::Salesforce => self.salesforce.create(
-                "Opportunity",
+                "Account",
                 super::props(
-                    json!({"Name": name, "Amount": amount, "StageName": "Closed Won",
-                    "CloseDate": "2026-11-20", "Product__c": "GTXPro"}),
+                    json!({"Name": name, "Website": format!("https://{domain}/"),
+                    "OwnerId": owner}),
                 ),
             ),
         }
+    }
+
+    /// The account a case is linked to (HubSpot: its company association; Salesforce: its
+    /// `AccountId`).
+    pub fn case_account(&self, case_id: &str) -> Option<String> {
+        match self.crm {
+            CrmKind::HubSpot => {
+                let ticket = self.hubspot.get("tickets", case_id)?;
+                super::assoc_ids(&ticket, "companies").into_iter().next()
+            }
+            CrmKind::Salesforce => text(self.salesforce.get("Case", case_id)?.get("AccountId")),
+        }
+    }
+
+    /// The CSM a case is owned by (the owner field the case mapping writes), as an email.
+    pub fn case_owner_email(&self, case: &Map<String, Value>) -> Option<String> {
+        let draft = json!({"subject": "s", "owner_id": "x"});
+        let fields = self.mapping("case").apply(&draft).record;
+        let field = fields
+            .iter()
+            .find(|(_, v)| v.as_str() == Some("x"))?
+            .0
+            .clone();
+        self.owner_email(&text(case.get(&field))?)
+    }
+
+    /// A case's id.
+    pub fn case_id(&self, case: &Map<String, Value>) -> String {
+        let id = match self.crm {
+            CrmKind::HubSpot => case.get("hs_object_id"),
+            CrmKind::Salesforce => case.get("Id"),
+        };
+        text(id).unwrap_or_default()
     }
 
     /// Every onboarding case (HubSpot ticket, Salesforce Case) in the CRM, as field maps.
@@ -286,6 +506,16 @@ impl TestEnv {
             .into_iter()
             .filter(|c| text(c.get(field)).is_some_and(|k| k.starts_with(&saga)))
             .collect()
+    }
+
+    /// Sets the Salesforce org's clock to the daemon's (a test's [`TestEnv::clock`]), so
+    /// records are stamped in the test's time; the system clock without one. HubSpot's
+    /// emulator stamps what the test gives it.
+    pub fn follow_clock(&self) {
+        if self.crm == CrmKind::Salesforce {
+            self.salesforce
+                .set_clock(self.clock.as_ref().map(|c| c.now_ms()));
+        }
     }
 
     /// Requests the CRM emulator has served (to tell a quiet CRM from a busy one).

@@ -11,7 +11,26 @@
 #![allow(dead_code)]
 
 mod crm;
-pub use crm::text;
+#[allow(unused_imports)]
+pub use crm::{text, CrmHandle};
+
+/// Runs the scenario `async fn $name(crm: CrmKind)` against each CRM, as the tests
+/// `$name::hubspot` and `$name::salesforce`: one set of black-box tests, not copies.
+#[macro_export]
+macro_rules! on_each_crm {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hubspot() {
+                super::$name($crate::common::CrmKind::HubSpot).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn salesforce() {
+                super::$name($crate::common::CrmKind::Salesforce).await
+            }
+        }
+    )+};
+}
 
 use handoff::daemon::vendors;
 use handoff::daemon::{self, Listeners};
@@ -90,6 +109,31 @@ pub const SALESFORCE_CUSTOM_FIELDS: [(&str, &str); 11] = [
     ("Case", "Onboarding_Technical_Requirements__c"),
     ("Case", "Onboarding_Success_Criteria__c"),
 ];
+
+/// West is open every day around the clock (UTC), so business time is calendar time here and
+/// the test can pick any instant; the business-time arithmetic has its own tests in
+/// `routing::sla`.
+pub const WEST_SLA_RULES: &str = r#"name: sla-test
+teams:
+  - name: West
+    time_zone: UTC
+    hours: { days: [mon, tue, wed, thu, fri, sat, sun], open: "00:00", close: "23:59" }
+    groups:
+      - { manager: cleo.central@example.com, reps: [wendy.west@example.com, walt.west@example.com] }
+rules:
+  - { name: everyone, strategy: round_robin, pool: { team: West } }
+fallback: { owner: cal.central@example.com }
+sla:
+  policies:
+    - name: demo_request
+      first_touch: 10m
+      clock: business
+      remind_at: 0.5
+      reassign_after: 10m
+      max_reassignments: 1
+      recycle_after: 30m
+      recycle_reason: sla_expired
+"#;
 
 /// A poll schedule that never fires during a test (midnight on 1 January).
 pub const POLL_NEVER: &str = "0 0 0 1 1 *";
@@ -380,6 +424,7 @@ impl TestEnv {
       username: {user}
       private_key: {{ file: {secrets}/salesforce-key.pem }}
   requests_per_second: 100000
+  limit_wait_s: 1
   changes:
     - poll:
         schedule: "{schedule}"
@@ -664,6 +709,18 @@ closed_won:
             .collect()
     }
 
+    /// Waits until `record` has an audit entry `event` (at most `within`); returns them all.
+    pub async fn wait_audit(&self, record: &str, event: &str, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let found = self.audit_events(record, event).await;
+            if !found.is_empty() || Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `GET /admin/dead-letters`.
     pub async fn dead_letters(&self) -> Vec<Value> {
         self.admin_get("/admin/dead-letters").await
@@ -691,7 +748,13 @@ closed_won:
 
     /// Waits until the daemon has nothing left to do: no webhook pending in the emulator, empty
     /// inbox, only parked sagas in the outbox, for `quiet` in a row. Panics after `within`.
+    /// Salesforce changes arrive by polling every second, so its quiet is at least 2.5 s (two
+    /// polls that found nothing new).
     pub async fn wait_idle(&self, within: Duration, quiet: Duration) {
+        let quiet = match self.crm {
+            CrmKind::HubSpot => quiet,
+            CrmKind::Salesforce => quiet.max(Duration::from_millis(2500)),
+        };
         let deadline = Instant::now() + within;
         let mut since: Option<Instant> = None;
         loop {

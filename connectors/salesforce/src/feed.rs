@@ -26,8 +26,16 @@
 //!   Comparing `Id` with `>` (as PK chunking does) is not in the notes (unverified).
 //!
 //! Each change: `source: "salesforce"`, `object_type` the SObject, `object_id` its `Id`,
-//! `modified_at_ms` its `SystemModstamp`, `kind` Deleted (`IsDeleted`), Created (`CreatedDate
-//! == SystemModstamp`) or Updated, `snapshot` the record as read.
+//! `modified_at_ms` its `SystemModstamp` plus a fingerprint of the record's fields in the
+//! milliseconds, `kind` Deleted (`IsDeleted`), Created (`CreatedDate == SystemModstamp`) or
+//! Updated, `snapshot` the record as read.
+//!
+//! Why the fingerprint: Salesforce stamps whole seconds (`…:32.000+0000`, NOTES §2.4), and the
+//! inbox drops a change whose record and modified time it has seen. Two writes to one record in
+//! one second, polled in between, would share that time and the second would be dropped. The
+//! milliseconds carry `FNV-1a(fields) % 1000` instead, so another version of the record is
+//! another change, and the same version polled twice is still one. The cursor keeps the
+//! stamp itself.
 
 use crate::client::{to_record, SalesforceClient};
 use crate::error::config;
@@ -128,9 +136,9 @@ impl SalesforceFeed {
         let mut fresh = 0usize;
         let more = loop {
             for row in std::mem::take(&mut page.records) {
-                let change = to_change(object, row, received)?;
+                let (change, stamp) = to_change(object, row, received)?;
                 let pos = Position {
-                    ms: change.modified_at_ms,
+                    ms: stamp,
                     id: change.object_id.clone(),
                 };
                 if start.as_ref().is_none_or(|s| pos > s.position) {
@@ -193,12 +201,19 @@ fn parse_cursor(cursor: &Cursor) -> Result<Start, ConnectorError> {
     })
 }
 
-/// One queried row → a change.
+/// 64-bit FNV-1a of `bytes` (stable across builds and releases: dedupe keys outlive them).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// One queried row → a change and the row's `SystemModstamp` (UTC ms, the cursor's position).
 fn to_change(
     object: &str,
     row: Map<String, Value>,
     received_at_ms: i64,
-) -> Result<Change, ConnectorError> {
+) -> Result<(Change, i64), ConnectorError> {
     let stamp = |field: &str| row.get(field).and_then(Value::as_str).and_then(parse_ms);
     let modified = stamp("SystemModstamp").ok_or_else(|| {
         crate::error::decode(format!("{object} row without a readable SystemModstamp"))
@@ -214,18 +229,22 @@ fn to_change(
     if record.id.is_empty() {
         return Err(crate::error::decode(format!("{object} row without an Id")));
     }
-    Ok(Change {
+    // serde_json maps keep keys sorted: the same fields give the same bytes.
+    let fields = serde_json::to_vec(&record.properties).unwrap_or_default();
+    let version = modified - modified.rem_euclid(1000) + (fnv1a(&fields) % 1000) as i64;
+    let change = Change {
         source: crate::objects::SYSTEM.into(),
         object_type: record.object_type.clone(),
         object_id: record.id.clone(),
         event_id: None,
-        modified_at_ms: modified,
+        modified_at_ms: version,
         received_at_ms,
         origin: ChangeOrigin::Poll,
         kind,
         changed_property: None,
         snapshot: Some(record),
-    })
+    };
+    Ok((change, modified))
 }
 
 #[cfg(test)]
@@ -270,17 +289,39 @@ mod tests {
         let t0 = "2013-05-20T20:49:32.000+0000";
         let t1 = "2013-05-20T20:50:00.000+0000";
         assert_eq!(
-            to_change("Lead", row(t0, t0, false), 0).unwrap().kind,
+            to_change("Lead", row(t0, t0, false), 0).unwrap().0.kind,
             ChangeKind::Created
         );
         assert_eq!(
-            to_change("Lead", row(t0, t1, false), 0).unwrap().kind,
+            to_change("Lead", row(t0, t1, false), 0).unwrap().0.kind,
             ChangeKind::Updated
         );
-        let gone = to_change("Lead", row(t0, t1, true), 5).unwrap();
+        let (gone, stamp) = to_change("Lead", row(t0, t1, true), 5).unwrap();
         assert_eq!(gone.kind, ChangeKind::Deleted);
-        assert_eq!(gone.modified_at_ms, 1_369_083_000_000);
+        assert_eq!(stamp, 1_369_083_000_000);
+        assert_eq!(
+            gone.modified_at_ms / 1000,
+            stamp / 1000,
+            "the stamp's second"
+        );
         assert_eq!(gone.received_at_ms, 5);
         assert!(gone.snapshot.unwrap().properties.contains_key("IsDeleted"));
+    }
+
+    #[test]
+    fn two_versions_in_one_second_are_two_changes_and_one_version_is_one() {
+        let row = |status: &str| {
+            let v = serde_json::json!({
+                "attributes": {"type": "Lead"}, "Id": "00Q000000000001AAA", "Status": status,
+                "CreatedDate": "2013-05-20T20:49:32.000+0000",
+                "SystemModstamp": "2013-05-20T20:50:00.000+0000", "IsDeleted": false
+            });
+            v.as_object().unwrap().clone()
+        };
+        let open = to_change("Lead", row("Open - Not Contacted"), 0).unwrap().0;
+        let again = to_change("Lead", row("Open - Not Contacted"), 9).unwrap().0;
+        let working = to_change("Lead", row("Working - Contacted"), 0).unwrap().0;
+        assert_eq!(open.dedupe_keys(), again.dedupe_keys(), "one version");
+        assert_ne!(open.dedupe_keys(), working.dedupe_keys(), "two versions");
     }
 }
