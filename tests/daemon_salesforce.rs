@@ -22,7 +22,6 @@ const MIN: Duration = Duration::from_secs(60);
 /// Tuesday 2026-11-24 12:00 UTC.
 const T0_MS: i64 = 1_795_521_600_000;
 
-
 /// A daemon on Salesforce, routing by [`WEST_SLA_RULES`] on a manual clock at [`T0_MS`].
 async fn start() -> (TestEnv, Arc<ManualClock>) {
     let mut env = TestEnv::new(Options::on(CrmKind::Salesforce)).await;

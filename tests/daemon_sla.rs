@@ -23,7 +23,6 @@ const MIN: Duration = Duration::from_secs(60);
 const T0_MS: i64 = 1_795_521_600_000;
 const MANAGER: &str = "cleo.central@example.com";
 
-
 struct Sla {
     env: TestEnv,
     clock: Arc<ManualClock>,
