@@ -256,3 +256,62 @@ fn unit_and_config_agree() {
         c.delivery.shutdown_grace_s
     );
 }
+
+/// The Salesforce example (`systemd/handoff-salesforce.yaml`) loads with the shipped mappings,
+/// names Salesforce mappings only, reads its secrets from systemd credential files, and its
+/// connectors build from them (what `handoff validate --secrets` does).
+#[test]
+fn the_salesforce_example_loads_and_builds_its_connectors_from_credential_files() {
+    let text = std::fs::read_to_string(repo("systemd/handoff-salesforce.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let values = [
+        ("salesforce-client-id", "3MVG9example.consumer.key"),
+        (
+            "salesforce-jwt-key",
+            handoff_salesforce::emulator::TEST_PRIVATE_KEY_PEM,
+        ),
+        ("slack-bot-token", "xoxb-test"),
+        ("slack-signing-secret", "s"),
+        ("asana-token", "a"),
+    ];
+    for (name, value) in values {
+        std::fs::write(creds.join(name), value).unwrap();
+    }
+    let text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("mappings_dir:") {
+                format!("mappings_dir: {}\n", repo("mappings").display())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>()
+        .replace(CREDENTIALS, &format!("{}/", creds.display()));
+    let path = dir.path().join("handoff.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.config.crm.system(), "salesforce");
+    for named in [
+        &loaded.config.lead_handoff.mapping,
+        &loaded.config.lead_handoff.update_mapping,
+        &loaded.config.lead_handoff.account_mapping,
+        &loaded.config.closed_won.mapping,
+        &loaded.config.closed_won.case_mapping,
+    ] {
+        assert!(named.value.contains("salesforce"), "{}", named.value);
+    }
+    let fields = loaded.fields_by_object();
+    assert!(fields["Lead"].contains(&"OwnerId".to_string()));
+    assert!(fields["Task"].contains(&"WhoId".to_string()));
+    let original = std::fs::read_to_string(repo("systemd/handoff-salesforce.yaml")).unwrap();
+    assert!(
+        !original.contains("{ env:"),
+        "production secrets come from credential files"
+    );
+    if let Err(e) = handoff::daemon::vendors::from_config(&loaded) {
+        panic!("{e}");
+    }
+}
