@@ -28,6 +28,7 @@ use clap::Parser;
 use handoff::admin_client::AdminClient;
 use handoff::daemon::vendors;
 use handoff::daemon::{self, Listeners};
+use handoff::sandbox::crm::hubspot::HubSpotSandbox;
 use handoff::sandbox::local::{wait_ready, LocalOptions, LocalVendors};
 use handoff::sandbox::{self, data::Dataset, seed};
 use serde::Serialize;
@@ -471,10 +472,21 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
         strict_limits: false,
         hubspot_webhooks: false,
     };
-    let local =
-        LocalVendors::start(&loaded.config, &daemon_url, options, emulators.clone()).await?;
-    let (hubspot, slack, asana) = (&local.hubspot, &local.slack, &local.asana);
-    seed::seed(&data, hubspot, slack, asana);
+    let handoff::config::CrmSection::HubSpot(section) = &loaded.config.crm else {
+        anyhow::bail!("the bundled sandbox config names HubSpot as its CRM");
+    };
+    let hubspot_crm =
+        Arc::new(HubSpotSandbox::start(section, &daemon_url, options, emulators.clone()).await?);
+    let local = LocalVendors::with_crm(
+        hubspot_crm.clone(),
+        &loaded.config,
+        &daemon_url,
+        options,
+        emulators.clone(),
+    )
+    .await?;
+    let hubspot = hubspot_crm.emulator();
+    seed::seed(&data, local.crm.as_ref(), &local.slack, &local.asana);
     let seeding = Instant::now();
     let contact_ids: Vec<String> = (0..contacts)
         .map(|i| hubspot.create_object("contacts", contact(&data, i)))
@@ -496,7 +508,7 @@ async fn start_in_process(contacts: u64) -> anyhow::Result<(InProcess, Target)> 
             poll.objects = vec!["companies".into()];
         }
     }
-    let secret = local.hubspot_client_secret();
+    let secret = hubspot_crm.client_secret();
     local.configure(&mut loaded.config, state.path())?;
     let vendors = vendors::from_config(&loaded)?;
     let stop_daemon = CancellationToken::new();

@@ -1,8 +1,17 @@
 //! `handoff emulate <vendor>`: one vendor's emulator, standalone, for a daemon, a test or a
-//! user's own script to point at. With `--data DIR` it is seeded like the sandbox (owners,
-//! companies, Slack users, Asana templates); with `--state-dir DIR` it writes its objects as
+//! user's own script to point at. With `--data DIR` it is seeded like the sandbox (CRM owners
+//! and accounts, Slack users, Asana templates); with `--state-dir DIR` it writes its objects as
 //! JSON files there on request (`kill -USR1 <pid>`) and when it stops (Ctrl-C or SIGTERM).
+//!
+//! It prints the base URL and what a client needs: a bearer token (HubSpot, Slack, Asana), or
+//! for Salesforce the login URL, the connected app's client id, the integration user's
+//! username and the path of the JWT private key (the emulator's test key, written to a file
+//! readable only by its owner, removed when the emulator stops).
 
+use crate::sandbox::crm::hubspot::HubSpotSandbox;
+use crate::sandbox::crm::salesforce::SalesforceSandbox;
+use crate::sandbox::crm::SandboxCrm;
+use crate::sandbox::local::LocalOptions;
 use crate::sandbox::{data::Dataset, seed, IoContext, SandboxError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Vendor {
     Hubspot,
+    Salesforce,
     Slack,
     Asana,
 }
@@ -23,30 +33,76 @@ pub async fn run(
     data: Option<PathBuf>,
     state_dir: Option<PathBuf>,
 ) -> Result<(), SandboxError> {
-    let hubspot = handoff_hubspot::HubSpotEmulator::new(Default::default());
+    let shutdown = CancellationToken::new();
+    let options = LocalOptions {
+        strict_limits: false,
+        hubspot_webhooks: false,
+    };
     let slack = handoff_slack::SlackEmulator::new(Default::default());
     let asana = handoff_asana::AsanaEmulator::new(Default::default());
+    // The CRM: served on `listen` when it is the vendor asked for; otherwise on any loopback
+    // port, only so seeding has owners to give the Slack users and accounts.
+    let crm_addr = match vendor {
+        Vendor::Hubspot | Vendor::Salesforce => listen,
+        Vendor::Slack | Vendor::Asana => SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let hubspot = handoff_hubspot::HubSpotEmulator::new(Default::default());
+    let hubspot_token = hubspot.config().token.clone();
+    let (crm, salesforce, crm_url): (Box<dyn SandboxCrm>, Option<SalesforceSandbox>, url::Url) =
+        match vendor {
+            Vendor::Salesforce => {
+                let sf = SalesforceSandbox::start(crm_addr, Vec::new(), options, shutdown.clone())
+                    .await?;
+                let url = sf.base_url().clone();
+                (Box::new(sf.clone()), Some(sf), url)
+            }
+            _ => {
+                let hs = HubSpotSandbox::serve(hubspot, crm_addr, false, shutdown.clone()).await?;
+                let url = hs.base_url().clone();
+                (Box::new(hs), None, url)
+            }
+        };
     if let Some(dir) = &data {
         let dataset = Dataset::from_dir(dir)?;
-        seed::seed(&dataset, &hubspot, &slack, &asana);
+        seed::seed(&dataset, crm.as_ref(), &slack, &asana);
     }
-    let shutdown = CancellationToken::new();
     let running = match vendor {
-        Vendor::Hubspot => hubspot.start(listen, shutdown.clone()).await,
-        Vendor::Slack => slack.start(listen, shutdown.clone()).await,
-        Vendor::Asana => asana.start(listen, shutdown.clone()).await,
+        Vendor::Hubspot | Vendor::Salesforce => None,
+        Vendor::Slack => Some(slack.start(listen, shutdown.clone()).await),
+        Vendor::Asana => Some(asana.start(listen, shutdown.clone()).await),
     }
+    .transpose()
     .doing(|| format!("cannot listen on {listen}"))?;
+    let base_url = running.as_ref().map_or(crm_url, |r| r.base_url());
+    println!("{vendor:?} emulator listening on {base_url}");
+    // Salesforce's key file lives as long as the emulator.
+    let keys = tempfile::TempDir::new().doing(|| "cannot create a temporary folder".into())?;
+    if let Some(sf) = &salesforce {
+        sf.write_credentials(keys.path())?;
+        let config = sf.emulator().config();
+        let key = keys
+            .path()
+            .join(crate::sandbox::crm::salesforce::PRIVATE_KEY_FILE);
+        println!("login_url: {base_url}");
+        println!("client id (JWT iss): {}", config.client_id);
+        println!("integration username (JWT sub): {}", config.username);
+        println!(
+            "JWT private key: the emulator's test key (for tests and sandboxes only), written to {}",
+            key.display()
+        );
+    }
     let token = match vendor {
-        Vendor::Hubspot => hubspot.config().token.clone(),
-        Vendor::Slack => "xoxb-handoff-emulator".to_string(),
-        Vendor::Asana => asana.config().token.clone(),
+        Vendor::Hubspot => Some(hubspot_token),
+        Vendor::Slack => Some("xoxb-handoff-emulator".to_string()),
+        Vendor::Asana => Some(asana.config().token.clone()),
+        Vendor::Salesforce => None,
     };
-    println!("{vendor:?} emulator listening on {}", running.base_url());
-    println!("bearer token: {token}");
+    if let Some(token) = token {
+        println!("bearer token: {token}");
+    }
     let write = |dir: &std::path::Path| -> Result<(), SandboxError> {
         match vendor {
-            Vendor::Hubspot => hubspot.write_state(dir).map(|_| ()),
+            Vendor::Hubspot | Vendor::Salesforce => crm.write_state(dir),
             Vendor::Slack => slack.write_state(dir).map(|_| ()),
             Vendor::Asana => asana.write_state(dir).map(|_| ()),
         }
@@ -66,9 +122,12 @@ pub async fn run(
             },
         }
     }
-    let _ = running.task.await;
+    if let Some(r) = running {
+        let _ = r.task.await;
+    }
     if let Some(dir) = &state_dir {
         write(dir)?;
     }
+    drop(keys);
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! `handoff sandbox`: the daemon against in-process emulators seeded with real CRM data.
 //!
-//! 1. Start the HubSpot, Slack and Asana emulators on loopback ports (rate limits relaxed
-//!    unless `--strict-limits`), and seed them ([`seed`]).
-//! 2. Start the daemon with the bundled config (`src/sandbox/handoff.yaml`, the shipped
-//!    mappings, the rule set of `examples/routing.yaml`), pointed at the emulators, on a
-//!    simulated clock ([`sim`]): Thursday morning to Monday afternoon, faster than real time,
-//!    jumping over stretches where the daemon is idle (nights, the weekend).
+//! 1. Start the CRM (`--crm hubspot`, the default, or `--crm salesforce`), Slack and Asana
+//!    emulators on loopback ports (rate limits relaxed unless `--strict-limits`), and seed them
+//!    ([`seed`]). Everything that depends on the CRM is behind [`crm::SandboxCrm`].
+//! 2. Start the daemon with the CRM's bundled config ([`bundled`]: `src/sandbox/handoff.yaml`
+//!    or `src/sandbox/handoff-salesforce.yaml`, the shipped mappings, the rule set of
+//!    `examples/routing.yaml`), pointed at the emulators, on a simulated clock ([`sim`]):
+//!    Thursday morning to Monday afternoon, faster than real time, jumping over stretches where
+//!    the daemon is idle (nights, the weekend).
 //! 3. Replay the Maven opportunities in date order while datablist contacts arrive as leads in
 //!    business hours, after hours and on the weekend ([`replay`]); simulated reps act on their
 //!    DMs in simulated time ([`reps`]): claim, log a call, change the lead status, reject, or
@@ -16,6 +18,8 @@
 //!    exit non-zero if a check failed. `--state-dir DIR` leaves every emulator's objects as
 //!    JSON in `DIR/<vendor>/<object>.json` and the daemon's database in `DIR/handoff/`.
 
+pub mod bundled;
+pub mod crm;
 pub mod data;
 pub mod local;
 pub mod replay;
@@ -25,11 +29,13 @@ pub mod seed;
 pub mod sim;
 pub mod smtp_sink;
 
+pub use bundled::{bundled_config, bundled_config_for, bundled_rules};
+pub use crm::CrmChoice;
+
 use crate::clock::{Clock, SimClock};
-use crate::config::{self, Loaded};
+use crate::config;
 use crate::daemon::vendors;
 use crate::daemon::{self, Listeners};
-use crate::mapping::Mapping;
 use local::{base_url, wait_ready, LocalOptions, LocalVendors};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -40,6 +46,10 @@ use tokio_util::sync::CancellationToken;
 /// `handoff sandbox` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
+    /// The CRM to run against: its emulator, the bundled config for it
+    /// (`src/sandbox/handoff.yaml`, `src/sandbox/handoff-salesforce.yaml`) and its mappings.
+    #[arg(long, value_enum, default_value_t = CrmChoice::Hubspot)]
+    pub crm: CrmChoice,
     /// Dataset folder with `maven-crm/` and `datablist-customers/` (default: the embedded
     /// subset of 1,500 opportunities and 1,500 contacts).
     #[arg(long)]
@@ -55,7 +65,8 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 30.0)]
     pub replay_seconds: f64,
     /// Enforce the vendors' real rate limits in the emulators (slow: HubSpot allows 190
-    /// requests per 10 s).
+    /// requests per 10 s; Salesforce keeps its daily allocation of 100,000 calls and handoff
+    /// its pace of 20 per second).
     #[arg(long)]
     pub strict_limits: bool,
 }
@@ -104,80 +115,27 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
-const CONFIG: &str = include_str!("handoff.yaml");
-/// The acknowledgement template `handoff.yaml` names (`lead_handoff.after_hours.template`).
-const ACK_TEMPLATE: &str = include_str!("../../templates/after-hours-ack.txt");
-/// The rule set `handoff.yaml` names (`lead_handoff.rules`), embedded.
-const RULES: &str = include_str!("../../examples/routing.yaml");
-/// The shipped mappings, embedded (the sandbox runs from any folder).
-const MAPPINGS: [(&str, &str); 5] = [
-    (
-        "mappings/hubspot-contact-to-lead.yaml",
-        include_str!("../../mappings/hubspot-contact-to-lead.yaml"),
-    ),
-    (
-        "mappings/hubspot-deal-to-onboarding.yaml",
-        include_str!("../../mappings/hubspot-deal-to-onboarding.yaml"),
-    ),
-    (
-        "mappings/hubspot-company-to-account.yaml",
-        include_str!("../../mappings/hubspot-company-to-account.yaml"),
-    ),
-    (
-        "mappings/lead-to-hubspot-contact.yaml",
-        include_str!("../../mappings/lead-to-hubspot-contact.yaml"),
-    ),
-    (
-        "mappings/onboarding-to-hubspot-ticket.yaml",
-        include_str!("../../mappings/onboarding-to-hubspot-ticket.yaml"),
-    ),
-];
-
-/// The bundled sandbox config and mappings, checked like any config. The rule set its
-/// `lead_handoff.rules` names is not compiled here ([`bundled_rules`]; `rules` is `None`), so
-/// callers that test flows on this config keep the territory round robin of `teams`.
-pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
-    let path = PathBuf::from("src/sandbox/handoff.yaml");
-    let mut config = config::parse(CONFIG, &path)?;
-    let mappings = MAPPINGS
-        .iter()
-        .map(|(name, text)| Mapping::parse(text, name))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(config::ConfigError::from)?;
-    if let Some(ack) = config.lead_handoff.after_hours.as_mut() {
-        let lead = mappings
-            .iter()
-            .find(|m| m.name() == config.lead_handoff.mapping.value)
-            .ok_or_else(|| config::ConfigError::Invalid {
-                path: path.clone(),
-                line: 0,
-                column: 0,
-                field: "lead_handoff.mapping".into(),
-                message: "the bundled lead mapping is missing".into(),
-            })?;
-        config::compile_after_hours(ack, &path, ACK_TEMPLATE, lead.target_fields())?;
-    }
-    Ok(Loaded {
-        path,
-        config,
-        mappings,
-        rules: None,
-    })
-}
-
-/// The rule set the sandbox routes with (`examples/routing.yaml`, embedded).
-pub fn bundled_rules() -> Result<crate::routing::RuleSet, crate::routing::RoutingError> {
-    crate::routing::RuleSet::parse(RULES, "examples/routing.yaml")
-}
-
-/// Runs the sandbox; returns the final summary.
+/// Runs the sandbox on `--data` (or the embedded subset); returns the final summary (also
+/// printed as JSON on stdout with `--exit-when-idle` or after Ctrl-C).
+///
+/// Errors: the data or a bundled file cannot be read, an emulator or the daemon cannot start,
+/// or the daemon stops abnormally.
 pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
-    let started = Instant::now();
-    let data = Arc::new(match &args.data {
+    let data = match &args.data {
         Some(dir) => data::Dataset::from_dir(dir)?,
         None => data::Dataset::embedded()?,
-    });
-    let mut loaded = bundled_config()?;
+    };
+    run_with(args, data).await
+}
+
+/// [`run`] on `data` (`args.data` is not read).
+pub async fn run_with(
+    args: SandboxArgs,
+    data: data::Dataset,
+) -> Result<report::Summary, SandboxError> {
+    let started = Instant::now();
+    let data = Arc::new(data);
+    let mut loaded = bundled_config_for(args.crm)?;
     crate::daemon::telemetry::init_logs(&loaded.config.log);
 
     let temp = tempfile::TempDir::new().doing(|| "cannot create a temporary folder".into())?;
@@ -217,18 +175,27 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     };
     let local =
         LocalVendors::start(&loaded.config, &daemon_url, options, emulators.clone()).await?;
-    let (hubspot, slack, asana) = (&local.hubspot, &local.slack, &local.asana);
-    let mut world = seed::seed(&data, hubspot, slack, asana);
+    let (crm, slack, asana) = (&local.crm, &local.slack, &local.asana);
+    let probe = handoff_connector::Person::default();
+    if config::lead_record(crm.system(), &probe).is_none() {
+        return Err(SandboxError::Emulator(format!(
+            "no lead record shape for the CRM {}",
+            crm.system()
+        )));
+    }
+    // The simulated clock starts now, so what the CRM stamps while seeding is simulated time.
+    let clock = SimClock::new(sim::START_MS, sim::speed_for(args.replay_seconds));
+    crm.follow_clock(&clock);
+    let mut world = seed::seed(&data, crm.as_ref(), slack, asana);
     let rules = Arc::new(bundled_rules()?);
     loaded.rules = Some(rules.clone());
-    seed::add_rule_people(&rules, hubspot, slack, &mut world);
+    seed::add_rule_people(&rules, crm.as_ref(), slack, &mut world);
     let world = Arc::new(world);
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = db_dir.clone();
     local.configure(&mut loaded.config, temp.path())?;
     let vendors = vendors::from_config(&loaded)?;
 
-    let clock = SimClock::new(sim::START_MS, sim::speed_for(args.replay_seconds));
     let stop_daemon = CancellationToken::new();
     let daemon_task = tokio::spawn(daemon::run_with_clock(
         loaded,
@@ -247,16 +214,15 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     let replay_task = tokio::spawn(replay::run(
         data.clone(),
         world.clone(),
-        hubspot.clone(),
+        crm.clone(),
         clock.clone(),
         counts.clone(),
         stop_replay.clone(),
     ));
     let rep_env = reps::RepEnv {
         slack: slack.clone(),
-        hubspot: hubspot.clone(),
-        hubspot_url: local.hubspot_url(),
-        hubspot_token: hubspot.config().token.clone(),
+        slack_posts: local.slack_posts(),
+        crm: crm.clone(),
         interactivity_url: local::join(&daemon_url, "slack/interactivity"),
         slack_signing_secret: local.slack_signing_secret().clone(),
         world: world.clone(),
@@ -268,7 +234,7 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     let driver = tokio::spawn(sim::drive(
         clock.clone(),
         crate::admin_client::AdminClient::new(admin_addr, PathBuf::new()),
-        hubspot.clone(),
+        crm.clone(),
         reps::Reps::new(rep_env, rep_emails),
         jumps.clone(),
         stop_replay.clone(),
@@ -307,7 +273,7 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
             Duration::from_secs(10)
         };
         if last_print.elapsed() >= every {
-            let mut s = report::summarize(hubspot, slack, asana, &counts, &status, &origin);
+            let mut s = report::summarize(crm.as_ref(), slack, asana, &counts, &status, &origin);
             s.simulated = sim_info(&jumps, clock.now_ms());
             s.reps = rep_counts.totals();
             s.live = report::LiveCounts::fetch(&http, &metrics_url).await;
@@ -319,11 +285,10 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
             last_print = Instant::now();
         }
         if args.exit_when_idle && replay_task.is_finished() && period_over.is_finished() {
-            let quiet = status.inbox_depth == 0
-                && status.outbox_depth == status.parked_sagas
-                && hubspot.pending_webhooks() == 0;
+            let quiet = sim::idle(&status, crm.as_ref(), true);
             idle_rounds = if quiet { idle_rounds + 1 } else { 0 };
-            // Quiet for 3 s: the last webhooks, polls and claim clicks have settled.
+            // Quiet for 3 s: the last webhooks, polls (echoes of handoff's own writes included)
+            // and claim clicks have settled.
             if idle_rounds >= 6 {
                 break Some(());
             }
@@ -342,11 +307,11 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     daemon_task
         .await
         .map_err(|e| SandboxError::DaemonPanicked(e.to_string()))??;
-    let mut summary = report::summarize(hubspot, slack, asana, &counts, &status, &origin);
+    let mut summary = report::summarize(crm.as_ref(), slack, asana, &counts, &status, &origin);
     summary.simulated = sim_info(&jumps, clock.now_ms());
     summary.reps = rep_counts.totals();
     let store = open_stopped_store(&db_dir).await?;
-    summary.add_audit(&store, hubspot, &counts)?;
+    summary.add_audit(&store, crm.as_ref(), &counts)?;
     if let Some(dir) = &args.state_dir {
         // The RevOps view of the run: `handoff report`'s page.
         let report = crate::report::from_store(&store, None, clock.now_ms())?;
@@ -358,10 +323,16 @@ pub async fn run(args: SandboxArgs) -> Result<report::Summary, SandboxError> {
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if let Some(dir) = &args.state_dir {
         let what = || format!("cannot write emulator state to {}", dir.display());
-        hubspot.write_state(dir).doing(what)?;
+        crm.write_state(dir).doing(what)?;
         slack.write_state(dir).doing(what)?;
         asana.write_state(dir).doing(what)?;
         eprintln!("emulator state written to {}", dir.display());
+    }
+    if let Some((used, allocation)) = crm.api_usage() {
+        eprintln!(
+            "{} API calls: {used} of the daily allocation of {allocation}",
+            crm.system()
+        );
     }
     emulators.cancel();
     println!(
@@ -380,5 +351,83 @@ async fn open_stopped_store(dir: &std::path::Path) -> Result<crate::state::Store
             Err(e) if Instant::now() >= deadline => return Err(e.into()),
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Every agent and account of the embedded data, with its first `deals` opportunities and
+    /// `leads` contacts.
+    fn slice(deals: usize, leads: usize) -> data::Dataset {
+        let mut d = data::Dataset::embedded().unwrap();
+        d.opportunities.truncate(deals);
+        d.customers.truncate(leads);
+        d
+    }
+
+    fn read(path: &std::path::Path) -> Vec<Value> {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_salesforce_run_hands_off_every_lead_and_won_deal_exactly_once() {
+        let out = tempfile::TempDir::new().unwrap();
+        let args = SandboxArgs {
+            crm: CrmChoice::Salesforce,
+            data: None,
+            state_dir: Some(out.path().to_path_buf()),
+            exit_when_idle: true,
+            replay_seconds: 2.0,
+            strict_limits: false,
+        };
+        // The slice leaves some accounts without opportunities: Salesforce gives them to their
+        // creator, the org's admin, who is in Slack too (no dead letter for their leads).
+        let s = run_with(args, slice(80, 80)).await.unwrap();
+        assert!(s.checks.ok, "{:?}", s.checks);
+        assert_eq!(s.leads_received, 80);
+        assert!(s.leads_routed > 0 && s.leads_nurtured > 0, "{s:?}");
+        assert_eq!(s.routing.routed + s.routing.nurtured, 80, "{:?}", s.routing);
+        assert!(s.deals_won > 0);
+        assert_eq!(s.onboarding_tickets, s.deals_won);
+        assert_eq!(s.asana_projects, s.deals_won);
+        assert_eq!(s.dead_letters, 0);
+
+        // What the org holds agrees: one Case per won Opportunity, routed leads owned by Users.
+        let dir = out.path().join("salesforce");
+        let won: Vec<String> = read(&dir.join("Opportunity.json"))
+            .iter()
+            .filter(|o| o["IsWon"] == true)
+            .filter_map(|o| o["Id"].as_str().map(String::from))
+            .collect();
+        assert_eq!(won.len(), s.deals_won);
+        let cases = read(&dir.join("Case.json"));
+        for id in &won {
+            let key = format!("onboarding:salesforce:Opportunity:{id}:");
+            let n = cases
+                .iter()
+                .filter(|c| {
+                    c["Handoff_Idempotency_Key__c"]
+                        .as_str()
+                        .is_some_and(|k| k.starts_with(&key))
+                })
+                .count();
+            assert_eq!(n, 1, "cases of {id}");
+        }
+        let leads = read(&dir.join("Lead.json"));
+        let by_users = leads
+            .iter()
+            .filter(|l| l["Handoff_Nurture_Reason__c"].is_null())
+            .filter(|l| l["OwnerId"].as_str().is_some_and(|o| o.starts_with("005")))
+            .count();
+        assert_eq!(by_users, s.leads_routed);
+        for f in ["User.json", "Account.json", "Task.json", "Contact.json"] {
+            assert!(dir.join(f).exists(), "{f}");
+        }
+        assert!(out.path().join("report.html").exists());
+        assert!(out.path().join("slack/messages.json").exists());
+        assert!(out.path().join("asana/projects.json").exists());
     }
 }

@@ -1,19 +1,20 @@
-//! Replays the sandbox's history as HubSpot activity, in date order, on the simulated clock:
+//! Replays the sandbox's history as CRM activity, in date order, on the simulated clock:
 //! opportunities are created when engaged and move to won or lost when closed, and contacts
 //! arrive as marketing-qualified leads; the whole timeline is laid over the simulated days'
 //! arrival sessions ([`super::sim::event_time`]), so leads arrive in business hours, after
-//! hours and on the weekend. The HubSpot emulator turns each write into signed webhooks,
-//! exactly as a portal would.
+//! hours and on the weekend. How each write reaches the daemon is the CRM's way (HubSpot signs
+//! a webhook for each; Salesforce waits for the next poll).
 //!
 //! Scenario choices (the datasets carry no such fields): one arriving lead in six belongs to an
 //! existing account (its email and company are the account's), one in twenty has no legal basis
-//! for processing (no consent), and one in two hundred and fifty is obvious test data.
+//! for processing (no consent), one in two hundred and fifty is obvious test data, and lead
+//! sources cycle through the CRM's values ([`SandboxCrm::lead_source`]).
 
-use super::data::{account_domain, Dataset, Opportunity};
+use super::crm::{DealClose, DealSeed, SandboxCrm};
+use super::data::{account_domain, Dataset};
 use super::seed::World;
 use crate::clock::{Clock, SimClock};
-use handoff_hubspot::HubSpotEmulator;
-use serde_json::{json, Map, Value};
+use handoff_connector::Person;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,7 +29,7 @@ pub struct ReplayCounts {
     /// Timeline events played so far, and in all.
     pub events_replayed: AtomicU64,
     pub events_total: AtomicU64,
-    /// Ids of the contacts created as leads.
+    /// Ids of the records created as leads.
     pub lead_ids: Mutex<Vec<String>>,
 }
 
@@ -86,23 +87,32 @@ fn timeline(data: &Dataset) -> Vec<(i64, Event)> {
     events
 }
 
-fn deal_stage(o: &Opportunity) -> &'static str {
-    match o.deal_stage.as_str() {
-        "Won" | "Lost" | "Engaging" => "qualifiedtobuy",
-        _ => "appointmentscheduled",
-    }
+/// The date `days` after `YYYY-MM-DD` `date`, as `YYYY-MM-DD`.
+fn add_days(date: &str, days: i64) -> Option<String> {
+    let d: jiff::civil::Date = date.trim().parse().ok()?;
+    d.checked_add(jiff::Span::new().days(days))
+        .ok()
+        .map(|d| d.to_string())
 }
 
-/// Plays the timeline into the HubSpot emulator, each event at its simulated time on `clock`.
+/// The day (days since 1970-01-01) as `YYYY-MM-DD`.
+fn date_of(day: i64) -> String {
+    jiff::Timestamp::from_second(day * 86_400)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Plays the timeline into the CRM, each event at its simulated time on `clock`.
 pub async fn run(
     data: Arc<Dataset>,
     world: Arc<World>,
-    hubspot: HubSpotEmulator,
+    crm: Arc<dyn SandboxCrm>,
     clock: SimClock,
     counts: Arc<ReplayCounts>,
     stop: CancellationToken,
 ) {
     let events = timeline(&data);
+    let last_day = events.iter().map(|(d, _)| *d).max().unwrap_or_default();
     let prices: HashMap<&str, f64> = data
         .products
         .iter()
@@ -118,72 +128,75 @@ pub async fn run(
             _ = clock.sleep_until_ms(super::sim::event_time(k, n)) => {}
             _ = stop.cancelled() => return,
         }
-        {
-            match *event {
-                Event::Lead(i) => {
-                    let id = hubspot.create_object("contacts", lead_properties(&data, i));
-                    counts
-                        .lead_ids
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(id);
-                    counts.leads_created.fetch_add(1, Ordering::Relaxed);
+        match *event {
+            Event::Lead(i) => {
+                let person = lead_person(&data, i, crm.lead_source(i));
+                let created = crate::config::lead_record(crm.system(), &person)
+                    .ok_or_else(|| format!("no lead record for the CRM {}", crm.system()))
+                    .and_then(|record| crm.create_lead(record.properties));
+                match created {
+                    Ok(id) => {
+                        counts
+                            .lead_ids
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(id);
+                        counts.leads_created.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "sandbox could not create a lead"),
                 }
-                Event::DealOpen(i) => {
-                    let o = &data.opportunities[i];
-                    let amount = o
-                        .close_value
-                        .filter(|_| o.close_date.is_some())
-                        .or_else(|| prices.get(o.product.as_str()).copied());
-                    let mut p = Map::new();
-                    p.insert(
-                        "dealname".into(),
-                        json!(format!(
-                            "{} — {} ({})",
-                            o.account.as_deref().unwrap_or("New prospect"),
-                            o.product,
-                            o.opportunity_id
-                        )),
-                    );
-                    p.insert("pipeline".into(), json!("default"));
-                    p.insert("dealstage".into(), json!(deal_stage(o)));
-                    p.insert("product".into(), json!(o.product));
-                    if let Some(a) = amount {
-                        p.insert("amount".into(), json!(format!("{a}")));
+            }
+            Event::DealOpen(i) => {
+                let o = &data.opportunities[i];
+                let amount = o
+                    .close_value
+                    .filter(|_| o.close_date.is_some())
+                    .or_else(|| prices.get(o.product.as_str()).copied());
+                let expected_close = o
+                    .close_date
+                    .clone()
+                    .or_else(|| o.engage_date.as_deref().and_then(|d| add_days(d, 30)))
+                    .unwrap_or_else(|| date_of(last_day));
+                let deal = DealSeed {
+                    name: format!(
+                        "{} — {} ({})",
+                        o.account.as_deref().unwrap_or("New prospect"),
+                        o.product,
+                        o.opportunity_id
+                    ),
+                    maven_stage: &o.deal_stage,
+                    product: &o.product,
+                    amount,
+                    owner_id: world.owner_ids.get(&o.sales_agent).map(String::as_str),
+                    account_id: o
+                        .account
+                        .as_ref()
+                        .and_then(|a| world.company_ids.get(a))
+                        .map(String::as_str),
+                    expected_close,
+                };
+                match crm.open_deal(&deal) {
+                    Ok(id) => {
+                        deal_ids.insert(i, id);
+                        counts.deals_created.fetch_add(1, Ordering::Relaxed);
                     }
-                    if let Some(owner) = world.owner_ids.get(&o.sales_agent) {
-                        p.insert("hubspot_owner_id".into(), json!(owner));
+                    Err(e) => {
+                        tracing::warn!(deal = %o.opportunity_id, error = %e, "sandbox could not open a deal")
                     }
-                    let id = hubspot.create_object("deals", p);
-                    if let Some(company) = o.account.as_ref().and_then(|a| world.company_ids.get(a))
-                    {
-                        if let Err(e) = hubspot.associate("deals", &id, "companies", company) {
-                            tracing::warn!(deal = %id, error = %e, "sandbox could not associate a deal");
-                        }
-                    }
-                    deal_ids.insert(i, id);
-                    counts.deals_created.fetch_add(1, Ordering::Relaxed);
                 }
-                Event::DealClose(i) => {
-                    let o = &data.opportunities[i];
-                    if let Some(id) = deal_ids.get(&i) {
-                        let mut p = Map::new();
-                        let won = o.deal_stage == "Won";
-                        p.insert(
-                            "dealstage".into(),
-                            json!(if won { "closedwon" } else { "closedlost" }),
-                        );
-                        if let Some(v) = o.close_value {
-                            p.insert("amount".into(), json!(format!("{v}")));
-                        }
-                        if let Some(d) = &o.close_date {
-                            p.insert("closedate".into(), json!(format!("{d}T00:00:00.000Z")));
-                        }
-                        if let Err(e) = hubspot.update_object("deals", id, p) {
-                            tracing::warn!(deal = %id, error = %e, "sandbox could not close a deal");
-                        }
-                        counts.deals_closed.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::DealClose(i) => {
+                let o = &data.opportunities[i];
+                if let Some(id) = deal_ids.get(&i) {
+                    let close = DealClose {
+                        won: o.deal_stage == "Won",
+                        amount: o.close_value,
+                        close_date: o.close_date.as_deref(),
+                    };
+                    if let Err(e) = crm.close_deal(id, &close) {
+                        tracing::warn!(deal = %id, error = %e, "sandbox could not close a deal");
                     }
+                    counts.deals_closed.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -191,7 +204,8 @@ pub async fn run(
     }
 }
 
-fn lead_properties(data: &Dataset, i: usize) -> Map<String, Value> {
+/// The person arriving as the `i`-th lead, with `source` (the CRM's spelling).
+fn lead_person(data: &Dataset, i: usize, source: &str) -> Person {
     let c = &data.customers[i];
     let mut company = c.company.clone();
     let mut email = c.email.clone();
@@ -210,47 +224,21 @@ fn lead_properties(data: &Dataset, i: usize) -> Map<String, Value> {
     if i % 250 == 125 {
         email = format!("test{i}@test.com");
     }
-    let mut p = Map::new();
-    for (k, v) in [
-        ("email", email),
-        ("firstname", c.first_name.clone()),
-        ("lastname", c.last_name.clone()),
-        ("company", company),
-        ("website", website),
-        ("city", c.city.clone()),
-        ("country", c.country.clone()),
-        ("phone", c.phone_1.clone()),
-        ("lifecyclestage", "marketingqualifiedlead".into()),
-    ] {
-        if !v.is_empty() {
-            p.insert(k.into(), json!(v));
-        }
+    Person {
+        id: String::new(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        company,
+        email,
+        phone: c.phone_1.clone(),
+        mobile_phone: String::new(),
+        website,
+        city: c.city.clone(),
+        country: c.country.clone(),
+        source: Some(source.to_string()),
+        consent: i % 20 != 7,
+        sales_ready: true,
     }
-    // The datablist rows carry no source: the sandbox assigns HubSpot "Original source"
-    // (`hs_analytics_source`) values in turn, so a third of the leads come in as demo
-    // requests (direct, organic and paid search) under the example's 5-minute SLA.
-    const SOURCES: [&str; 9] = [
-        "DIRECT_TRAFFIC",
-        "EMAIL_MARKETING",
-        "ORGANIC_SEARCH",
-        "REFERRALS",
-        "SOCIAL_MEDIA",
-        "PAID_SEARCH",
-        "OFFLINE",
-        "OTHER_CAMPAIGNS",
-        "PAID_SOCIAL",
-    ];
-    p.insert(
-        "hs_analytics_source".into(),
-        json!(SOURCES[i % SOURCES.len()]),
-    );
-    if i % 20 != 7 {
-        p.insert(
-            "hs_legal_basis".into(),
-            json!("Legitimate interest – prospect/lead"),
-        );
-    }
-    p
 }
 
 #[cfg(test)]

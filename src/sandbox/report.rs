@@ -3,10 +3,10 @@
 //! audit trail (routing, deferral, after-hours acknowledgement, first touch, SLA steps,
 //! recycling, rejection), not from the daemon's counters.
 
+use super::crm::{deal_key, lead_key, DealState, SandboxCrm};
 use super::replay::ReplayCounts;
 use crate::state::{StatusReport, Store};
 use handoff_asana::AsanaEmulator;
-use handoff_hubspot::HubSpotEmulator;
 use handoff_slack::SlackEmulator;
 use serde::Serialize;
 use serde_json::Value;
@@ -18,9 +18,11 @@ use std::sync::atomic::Ordering;
 pub struct Summary {
     pub data: String,
     pub leads_received: u64,
-    /// Contacts with an owner written by handoff (lead status set, owner present).
+    /// Leads the replay created that have a person as their owner in the CRM and were not
+    /// sent back to nurture.
     pub leads_routed: usize,
-    /// Routed leads that matched an existing account (associated with a company).
+    /// Routed leads that matched an existing account (HubSpot: associated with a company;
+    /// Salesforce: their domain is an Account's).
     pub leads_matched_to_accounts: usize,
     pub leads_nurtured: usize,
     pub nurtured_by_reason: BTreeMap<String, usize>,
@@ -34,6 +36,7 @@ pub struct Summary {
     pub deals_created: u64,
     pub deals_won: usize,
     pub deals_lost: usize,
+    /// Onboarding cases in the CRM (HubSpot tickets, Salesforce Cases).
     pub onboarding_tickets: usize,
     pub asana_projects: usize,
     pub slack_messages: usize,
@@ -46,6 +49,9 @@ pub struct Summary {
     /// `routing` section has the audit trail's exact counts).
     #[serde(skip)]
     pub live: LiveCounts,
+    /// What the CRM calls its cases (`tickets`, `cases`), for the progress line.
+    #[serde(skip)]
+    pub case_noun: &'static str,
     pub checks: Checks,
     pub elapsed_s: f64,
 }
@@ -159,10 +165,12 @@ pub struct SimulatedTime {
 /// The delivery invariants, counted (each must be zero for `ok`).
 #[derive(Debug, Default, Serialize)]
 pub struct Checks {
+    /// Won deals without exactly one onboarding case (HubSpot ticket, Salesforce Case) whose
+    /// idempotency key is the deal's onboarding saga's (`onboarding:<deal record key>:…`).
     pub won_deals_without_exactly_one_ticket: usize,
     pub won_deals_without_exactly_one_project: usize,
     pub routed_leads_without_exactly_one_dm: usize,
-    /// Routed (and not recycled or rejected) leads whose contact has no owner.
+    /// Routed (and not recycled or rejected) leads with no person as owner in the CRM.
     pub routed_leads_without_an_owner: usize,
     /// Leads neither routed (directly or after a deferral) nor nurtured (audit).
     pub leads_without_an_outcome: usize,
@@ -176,37 +184,22 @@ impl Summary {
     }
 }
 
-fn prop<'a>(o: &'a Value, name: &str) -> Option<&'a str> {
-    o["properties"][name].as_str().filter(|s| !s.is_empty())
-}
-
-fn assoc_ids(o: &Value, to: &str) -> Vec<String> {
-    o["associations"][to]["results"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .filter_map(|x| x["id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn metadata_key(m: &Value) -> Option<&str> {
     m["metadata"]["event_payload"]["idempotency_key"].as_str()
 }
 
 /// Computes the summary from the emulators' state.
 pub fn summarize(
-    hubspot: &HubSpotEmulator,
+    crm: &dyn SandboxCrm,
     slack: &SlackEmulator,
     asana: &AsanaEmulator,
     counts: &ReplayCounts,
     status: &StatusReport,
     data: &str,
 ) -> Summary {
-    let contacts = hubspot.objects("contacts");
-    let deals = hubspot.objects("deals");
-    let tickets = hubspot.objects("tickets");
+    let leads = crm.leads();
+    let deals = crm.deals();
+    let case_keys = crm.case_keys();
     let projects = asana.projects();
     let messages = slack.messages();
 
@@ -221,12 +214,13 @@ pub fn summarize(
         data: data.to_string(),
         leads_received: counts.leads_created.load(Ordering::Relaxed),
         deals_created: counts.deals_created.load(Ordering::Relaxed),
-        onboarding_tickets: tickets.len(),
+        onboarding_tickets: case_keys.len(),
         asana_projects: projects.len(),
         slack_messages: messages.len(),
         dead_letters: status.dead_letters,
         inbox_depth: status.inbox_depth,
         outbox_depth: status.outbox_depth,
+        case_noun: crm.case_noun(),
         ..Summary::default()
     };
     let mut dm_keys: HashMap<&str, usize> = HashMap::new();
@@ -242,28 +236,30 @@ pub fn summarize(
         }
     }
     s.checks.duplicate_messages = dm_keys.values().filter(|n| **n > 1).count();
-    for c in &contacts {
-        if let Some(reason) = prop(c, "handoff_nurture_reason") {
+    for lead in &leads {
+        if let Some(reason) = &lead.nurture_reason {
             s.leads_nurtured += 1;
-            *s.nurtured_by_reason.entry(reason.to_string()).or_default() += 1;
-        } else if prop(c, "hubspot_owner_id").is_some()
-            && c["id"].as_str().is_some_and(|id| lead_ids.contains(id))
-        {
+            *s.nurtured_by_reason.entry(reason.clone()).or_default() += 1;
+        } else if lead.owner_id.is_some() && lead_ids.contains(&lead.id) {
             s.leads_routed += 1;
-            if !assoc_ids(c, "companies").is_empty() {
+            if lead.matched_account {
                 s.leads_matched_to_accounts += 1;
             }
-            let id = c["id"].as_str().unwrap_or_default();
-            let key = format!("lead:hubspot:contacts:{id}:dm");
+            let key = format!("lead:{}:dm", lead_key(crm, &lead.id));
             if dm_keys.get(key.as_str()).copied().unwrap_or(0) != 1 {
                 s.checks.routed_leads_without_exactly_one_dm += 1;
             }
         }
     }
-    let mut tickets_per_deal: HashMap<String, usize> = HashMap::new();
-    for t in &tickets {
-        for d in assoc_ids(t, "deals") {
-            *tickets_per_deal.entry(d).or_default() += 1;
+    // Cases by the deal whose onboarding saga keyed them: `onboarding:<deal record key>:…`.
+    let deal_prefix = format!("onboarding:{}", deal_key(crm, ""));
+    let mut cases_per_deal: HashMap<&str, usize> = HashMap::new();
+    for key in case_keys.iter().flatten() {
+        if let Some(id) = key
+            .strip_prefix(&deal_prefix)
+            .and_then(|rest| rest.split(':').next())
+        {
+            *cases_per_deal.entry(id).or_default() += 1;
         }
     }
     let mut projects_per_deal: HashMap<String, usize> = HashMap::new();
@@ -279,19 +275,18 @@ pub fn summarize(
         }
     }
     for d in &deals {
-        match prop(d, "dealstage") {
-            Some("closedwon") => {
+        match d.state {
+            DealState::Won => {
                 s.deals_won += 1;
-                let id = d["id"].as_str().unwrap_or_default();
-                if tickets_per_deal.get(id).copied().unwrap_or(0) != 1 {
+                if cases_per_deal.get(d.id.as_str()).copied().unwrap_or(0) != 1 {
                     s.checks.won_deals_without_exactly_one_ticket += 1;
                 }
-                if projects_per_deal.get(id).copied().unwrap_or(0) != 1 {
+                if projects_per_deal.get(&d.id).copied().unwrap_or(0) != 1 {
                     s.checks.won_deals_without_exactly_one_project += 1;
                 }
             }
-            Some("closedlost") => s.deals_lost += 1,
-            _ => {}
+            DealState::Lost => s.deals_lost += 1,
+            DealState::Open => {}
         }
     }
     s.checks.ok = s.checks_pass();
@@ -315,14 +310,15 @@ impl Summary {
     pub fn add_audit(
         &mut self,
         store: &Store,
-        hubspot: &HubSpotEmulator,
+        crm: &dyn SandboxCrm,
         counts: &ReplayCounts,
     ) -> Result<(), crate::state::StateError> {
         let mut kinds: HashMap<String, BTreeSet<String>> = HashMap::new();
         let r = &mut self.routing;
+        let leads = lead_key(crm, "");
         for entry in store.audit_entries(None) {
             let e = entry?;
-            if !e.record_key.starts_with("hubspot:contacts:") {
+            if !e.record_key.starts_with(&leads) {
                 continue;
             }
             if e.event == "first_touch" {
@@ -366,7 +362,7 @@ impl Summary {
         let ids = counts.lead_ids.lock().unwrap_or_else(|p| p.into_inner());
         self.checks.leads_without_an_outcome = ids
             .iter()
-            .map(|id| format!("hubspot:contacts:{id}"))
+            .map(|id| lead_key(crm, id))
             .filter(|k| !of("routed").contains(k) && !of("nurtured").contains(k))
             .count();
         self.checks.routed_leads_without_an_owner = of("routed")
@@ -374,9 +370,7 @@ impl Summary {
             .filter(|k| !of("recycled").contains(*k) && !of("rejected").contains(*k))
             .filter(|k| {
                 let id = k.rsplit(':').next().unwrap_or_default();
-                hubspot
-                    .get("contacts", id)
-                    .is_none_or(|c| prop(&c, "hubspot_owner_id").is_none())
+                crm.lead_owner(id).is_none()
             })
             .count();
         self.checks.ok = self.checks_pass();
@@ -411,7 +405,7 @@ pub fn progress_line(s: &Summary, counts: &ReplayCounts) -> String {
         l.owner_reverted
     );
     format!(
-        "{} | event {}/{} | leads {} in, {} routed ({} to accounts), {} claimed, {} nurtured [{}]{flow}{reps} | deals {} won, {} lost | {} tickets, {} projects, {} messages | inbox {}, outbox {}, dead letters {}",
+        "{} | event {}/{} | leads {} in, {} routed ({} to accounts), {} claimed, {} nurtured [{}]{flow}{reps} | deals {} won, {} lost | {} {}, {} projects, {} messages | inbox {}, outbox {}, dead letters {}",
         s.simulated.end,
         counts.events_replayed.load(Ordering::Relaxed),
         counts.events_total.load(Ordering::Relaxed),
@@ -424,6 +418,7 @@ pub fn progress_line(s: &Summary, counts: &ReplayCounts) -> String {
         s.deals_won,
         s.deals_lost,
         s.onboarding_tickets,
+        s.case_noun,
         s.asana_projects,
         s.slack_messages,
         s.inbox_depth,
@@ -463,6 +458,45 @@ handoff_owner_changes_total{action="accepted",system="crm"} 5
                 rejected: 1,
                 owner_reverted: 2,
             }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_counts_the_crm_s_cases_in_its_own_word() {
+        let counts = ReplayCounts::default();
+        counts.events_total.store(10, Ordering::Relaxed);
+        counts.events_replayed.store(4, Ordering::Relaxed);
+        let s = Summary {
+            leads_received: 5,
+            leads_routed: 2,
+            leads_nurtured: 3,
+            nurtured_by_reason: [("invalid_phone".to_string(), 3)].into_iter().collect(),
+            deals_won: 3,
+            deals_lost: 1,
+            onboarding_tickets: 3,
+            asana_projects: 3,
+            slack_messages: 7,
+            case_noun: "cases",
+            simulated: SimulatedTime {
+                end: "Fri 17:00Z".into(),
+                ..SimulatedTime::default()
+            },
+            ..Summary::default()
+        };
+        let line = progress_line(&s, &counts);
+        assert!(
+            line.starts_with("Fri 17:00Z | event 4/10 | leads 5 in, 2 routed"),
+            "{line}"
+        );
+        assert!(line.contains("3 nurtured [invalid_phone 3]"), "{line}");
+        assert!(
+            line.contains("| deals 3 won, 1 lost | 3 cases, 3 projects, 7 messages |"),
+            "{line}"
         );
     }
 }

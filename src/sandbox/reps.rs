@@ -2,13 +2,14 @@
 //!
 //! For each (lead, rep) pair the rep decides once, by a hash of the two (so a reminder or a
 //! re-sent DM does not change their mind): 55% claim from Slack within 1–4 simulated minutes,
-//! 10% log a call on the contact through HubSpot's API (`POST /crm/v3/objects/calls`
-//! associated with the contact, HubSpot default association type 194 call → contact; HubSpot
-//! then moves the contact's `notes_last_contacted`), 10% set `hs_lead_status` to
-//! `ATTEMPTED_TO_CONTACT` in the CRM, 5% reject from Slack (the `reject_lead` select, value
-//! `not_a_fit|<record key>`), and 20% ignore the DM (the SLA steps follow). A step the daemon
-//! or an emulator does not support yet fails quietly and is counted as failed.
+//! 10% log a call on the lead in the CRM ([`SandboxCrm::log_call`]), 10% set a "working" lead
+//! status in the CRM ([`SandboxCrm::set_status`]), 5% reject from Slack (the `reject_lead`
+//! select, value `not_a_fit|<record key>`), and 20% ignore the DM (the SLA steps follow). For
+//! one lead in forty, a marketing tool re-assigns the lead behind handoff's back half a
+//! simulated minute after the DM ([`SandboxCrm::meddle`]). A step the daemon or an emulator
+//! does not support yet fails quietly and is counted as failed.
 
+use super::crm::SandboxCrm;
 use super::seed::World;
 use crate::clock::{Clock, SimClock};
 use crate::flows::lead::message::parse_lead_ref;
@@ -79,9 +80,6 @@ pub fn choose(record_key: &str, rep: &str) -> (Choice, i64) {
     }
 }
 
-/// The id of the sandbox's misbehaving marketing workflow ("Assign MQLs to owner").
-const WORKFLOW_ID: u64 = 4_242;
-
 /// For one lead in 40 (by a hash of its key), the owner id a marketing workflow assigns it
 /// to behind handoff's back; `None` for the others.
 fn workflow_meddles(record_key: &str, world: &World) -> Option<String> {
@@ -101,10 +99,10 @@ fn workflow_meddles(record_key: &str, world: &World) -> Option<String> {
 #[derive(Clone)]
 pub struct RepEnv {
     pub slack: SlackEmulator,
-    pub hubspot: handoff_hubspot::HubSpotEmulator,
-    /// HubSpot API root and token (the reps log calls through the API).
-    pub hubspot_url: url::Url,
-    pub hubspot_token: String,
+    /// Messages posted to Slack so far ([`super::local::LocalVendors::slack_posts`]): DMs are
+    /// read again only when it moved.
+    pub slack_posts: Arc<AtomicU64>,
+    pub crm: Arc<dyn SandboxCrm>,
     /// The daemon's Slack interactivity endpoint and the signing secret (for rejects).
     pub interactivity_url: url::Url,
     pub slack_signing_secret: secrecy::SecretString,
@@ -118,7 +116,7 @@ pub struct RepEnv {
 struct Dm {
     channel: String,
     ts: String,
-    /// The lead's record key (`hubspot:contacts:42`).
+    /// The lead's record key (`hubspot:contacts:42`, `salesforce:Lead:00Q…`).
     record_key: String,
     /// What the DM's controls carry: the record key, or `<record_key>@<n>` after a
     /// reassignment (`flows::lead::message::lead_ref`).
@@ -149,6 +147,8 @@ pub struct Reps {
     channel_of: HashMap<String, String>,
     decided: HashSet<(String, String)>,
     seen: HashSet<String>,
+    /// [`RepEnv::slack_posts`] at the last read of the DMs.
+    read_at: Option<u64>,
 }
 
 impl Reps {
@@ -161,12 +161,19 @@ impl Reps {
             channel_of: HashMap::new(),
             decided: HashSet::new(),
             seen: HashSet::new(),
+            read_at: None,
         }
     }
 
     /// Reads new lead DMs and schedules each rep's action on the clock. The wait for an
     /// action is registered on the clock before this returns, so a jump never passes it.
     pub fn scan(&mut self, stop: &CancellationToken) {
+        // No new DM unless a message was posted since the last read.
+        let posts = self.env.slack_posts.load(Relaxed);
+        if self.read_at == Some(posts) {
+            return;
+        }
+        self.read_at = Some(posts);
         for m in self.env.slack.messages() {
             let Some(dm) = lead_dm(&m) else { continue };
             if !self.seen.insert(format!("{}:{}", dm.channel, dm.ts)) {
@@ -192,24 +199,18 @@ impl Reps {
                 // DM: not the system of record at MQL, so handoff writes its owner back.
                 let env = self.env.clone();
                 let stop = stop.clone();
-                let contact_id = dm.record_key.rsplit(':').next().unwrap_or_default();
-                let contact_id = contact_id.to_string();
+                let lead_id = dm.record_key.rsplit(':').next().unwrap_or_default();
+                let lead_id = lead_id.to_string();
                 let wait = env.clock.sleep_until_ms(env.clock.now_ms() + 30_000);
                 self.tasks.spawn(async move {
                     tokio::select! {
                         _ = wait => {}
                         _ = stop.cancelled() => return,
                     }
-                    let mut p = serde_json::Map::new();
-                    p.insert("hubspot_owner_id".into(), json!(to));
-                    let counter = match env.hubspot.update_as_workflow(
-                        "contacts",
-                        &contact_id,
-                        p,
-                        WORKFLOW_ID,
-                    ) {
-                        Ok(()) => &env.counts.workflow_owner_changes,
-                        Err(_) => &env.counts.failed,
+                    let counter = if env.crm.meddle(&lead_id, &to) {
+                        &env.counts.workflow_owner_changes
+                    } else {
+                        &env.counts.failed
                     };
                     counter.fetch_add(1, Relaxed);
                 });
@@ -251,62 +252,23 @@ async fn act(env: &RepEnv, choice: Choice, rep: &str, dm: &Dm) -> bool {
     let Some(user) = env.world.slack_users.get(rep) else {
         return false;
     };
-    let contact_id = dm.record_key.rsplit(':').next().unwrap_or_default();
+    let rep_id = env
+        .world
+        .owners_by_email
+        .get(rep)
+        .map(String::as_str)
+        .unwrap_or_default();
+    let lead_id = dm.record_key.rsplit(':').next().unwrap_or_default();
     match choice {
         Choice::Claim => env
             .slack
             .click(&dm.channel, &dm.ts, "claim_lead", user)
             .await
             .is_ok_and(|s| s.is_success()),
-        Choice::SetStatus => {
-            let mut p = serde_json::Map::new();
-            p.insert("hs_lead_status".into(), json!("ATTEMPTED_TO_CONTACT"));
-            env.hubspot.update_object("contacts", contact_id, p).is_ok()
-        }
-        Choice::LogCall => log_call(env, contact_id).await,
+        Choice::SetStatus => env.crm.set_status(rep_id, lead_id).await,
+        Choice::LogCall => env.crm.log_call(rep_id, lead_id, env.clock.now_ms()).await,
         Choice::Reject => reject(env, user, rep, dm).await,
         Choice::Ignore => true,
-    }
-}
-
-async fn log_call(env: &RepEnv, contact_id: &str) -> bool {
-    let at = jiff::Timestamp::from_millisecond(env.clock.now_ms())
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    let props = json!({
-        "hs_timestamp": at,
-        "hs_call_title": "Intro call",
-        "hs_call_body": "Discussed needs; follow-up booked.",
-        "hs_call_direction": "OUTBOUND",
-        "hs_call_status": "COMPLETED",
-    });
-    let body = json!({
-        "properties": props,
-        "associations": [{
-            "to": {"id": contact_id},
-            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]
-        }]
-    });
-    let Ok(url) = env.hubspot_url.join("crm/v3/objects/calls") else {
-        return false;
-    };
-    match env
-        .http
-        .post(url)
-        .bearer_auth(&env.hubspot_token)
-        .json(&body)
-        .send()
-        .await
-    {
-        Ok(r) if r.status().is_success() => true,
-        Ok(r) => {
-            tracing::debug!(status = %r.status(), "sandbox rep could not log a call");
-            false
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "sandbox rep could not log a call");
-            false
-        }
     }
 }
 

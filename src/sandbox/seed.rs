@@ -1,19 +1,19 @@
 //! Seeds the emulators with the sandbox's world before the daemon starts: the 35 sales agents
-//! and their managers as HubSpot owners in their regional teams, a small customer-success team
-//! (the CSM pool), a HubSpot user (users object, same email) and a Slack user for each of
-//! them, the 85 accounts as companies (each with a web domain and, as its owner, the agent with
-//! most opportunities on it), and one Asana project template per customer tier.
+//! and their managers as CRM owners in their regional teams, a small customer-success team
+//! (the CSM pool), a Slack user for each of them (same email), the 85 accounts (each with a
+//! web domain and, as its owner, the agent with most opportunities on it; an account without
+//! opportunities has no owner, or the CRM's default owner, who is then a Slack user too), and
+//! one Asana project template per customer tier. What each becomes in the CRM is the CRM's business
+//! ([`SandboxCrm::add_person`], [`SandboxCrm::add_account`]).
 //!
-//! Every HubSpot user is `available` except the two agents of [`AWAY`], whose
-//! `hs_availability_status` is `away` for the whole run: the daemon's refresher reads it
-//! (`lead_handoff.routing_inputs.out_of_office` in `handoff.yaml`) and routing leaves them out.
+//! The two agents of [`AWAY`] are marked away for the whole run where the CRM holds an
+//! availability (HubSpot's `hs_availability_status`, which the daemon's refresher reads through
+//! `lead_handoff.routing_inputs.out_of_office` in `handoff.yaml`, so routing leaves them out).
 
+use super::crm::{AccountSeed, SandboxCrm, Staff};
 use super::data::{account_domain, person_email, Dataset};
 use handoff_asana::AsanaEmulator;
-use handoff_hubspot::emulator::Availability;
-use handoff_hubspot::HubSpotEmulator;
 use handoff_slack::SlackEmulator;
-use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 /// The customer-success team added as the CSM pool (the Maven data has none).
@@ -24,37 +24,32 @@ pub const CSMS: [(&str, &str); 4] = [
     ("Marco", "Rossi"),
 ];
 
-/// Sales agents (Maven `sales_agent` names) marked `away` in HubSpot for the whole run: one in
-/// East, one in Central (also in the partner-referrals pool), both of whom get leads otherwise.
+/// Sales agents (Maven `sales_agent` names) marked `away` in the CRM for the whole run (where
+/// it holds availability): one in East, one in Central (also in the partner-referrals pool),
+/// both of whom get leads otherwise.
 pub const AWAY: [&str; 2] = ["Corliss Cosme", "Anna Snelling"];
 
 /// Ids the replay needs.
 #[derive(Debug, Default)]
 pub struct World {
-    /// Sales agent name → HubSpot owner id.
+    /// Sales agent name → CRM owner id.
     pub owner_ids: HashMap<String, String>,
-    /// Account name → HubSpot company id.
+    /// Email → CRM owner id, for every person seeded.
+    pub owners_by_email: HashMap<String, String>,
+    /// Account name → CRM account id.
     pub company_ids: HashMap<String, String>,
     /// Email → Slack user id, for every person.
     pub slack_users: HashMap<String, String>,
     /// Emails of the sales agents (who receive lead DMs and click "Claim lead").
     pub agent_emails: Vec<String>,
-    /// Emails of the agents marked away in HubSpot ([`AWAY`]).
+    /// Emails of the agents marked away ([`AWAY`]).
     pub away_emails: Vec<String>,
 }
 
-fn props(pairs: &[(&str, String)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect()
-}
-
-/// Seeds HubSpot, Slack and Asana; returns the ids the replay uses.
+/// Seeds the CRM, Slack and Asana; returns the ids the replay uses.
 pub fn seed(
     data: &Dataset,
-    hubspot: &HubSpotEmulator,
+    crm: &dyn SandboxCrm,
     slack: &SlackEmulator,
     asana: &AsanaEmulator,
 ) -> World {
@@ -62,16 +57,20 @@ pub fn seed(
     let person = |first: &str, last: &str, team: &str, world: &mut World| -> String {
         let name = format!("{first} {last}");
         let email = person_email(&name);
-        let id = hubspot.add_owner(&email, first, last, Some(team));
-        let availability = if AWAY.contains(&name.as_str()) {
+        let away = AWAY.contains(&name.as_str());
+        if away {
             world.away_emails.push(email.clone());
-            Availability::Away
-        } else {
-            Availability::Available
-        };
-        hubspot.add_user(&email, first, last, availability);
+        }
+        let id = crm.add_person(&Staff {
+            email: &email,
+            first,
+            last,
+            team: Some(team),
+            away: Some(away),
+        });
         let slack_id = slack.add_user(&email, &format!("{first} {last}"));
-        world.slack_users.insert(email, slack_id);
+        world.slack_users.insert(email.clone(), slack_id);
+        world.owners_by_email.insert(email, id.clone());
         id
     };
     let mut managers: Vec<(&str, &str)> = Vec::new();
@@ -91,6 +90,13 @@ pub fn seed(
     for (first, last) in CSMS {
         person(first, last, "Customer Success", &mut world);
     }
+    // Whoever the CRM gives ownerless records to (a Salesforce account without an agent is
+    // its creator's) can be routed a named account's lead: they are in Slack too.
+    if let Some(owner) = crm.default_owner() {
+        let slack_id = slack.add_user(&owner.email, &owner.name);
+        world.slack_users.insert(owner.email.clone(), slack_id);
+        world.owners_by_email.insert(owner.email, owner.id);
+    }
 
     // The named-account owner: the agent with most opportunities on the account.
     let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
@@ -106,35 +112,26 @@ pub fn seed(
             .iter()
             .filter(|((acct, _), _)| *acct == a.account)
             .max_by_key(|((_, agent), n)| (**n, std::cmp::Reverse(*agent)))
-            .and_then(|((_, agent), _)| world.owner_ids.get(*agent).cloned())
-            .unwrap_or_default();
-        let id = hubspot.create_object(
-            "companies",
-            props(&[
-                ("name", a.account.clone()),
-                ("domain", account_domain(&a.account)),
-                ("industry", a.sector.clone()),
-                ("country", a.office_location.clone()),
-                (
-                    "numberofemployees",
-                    a.employees.map(|e| e.to_string()).unwrap_or_default(),
-                ),
-                (
-                    "annualrevenue",
-                    a.revenue
-                        .map(|r| format!("{:.0}", r * 1_000_000.0))
-                        .unwrap_or_default(),
-                ),
-                (
-                    "founded_year",
-                    a.year_established
-                        .map(|y| y.to_string())
-                        .unwrap_or_default(),
-                ),
-                ("hubspot_owner_id", owner),
-            ]),
-        );
-        world.company_ids.insert(a.account.clone(), id);
+            .and_then(|((_, agent), _)| world.owner_ids.get(*agent).cloned());
+        let domain = account_domain(&a.account);
+        let seed = AccountSeed {
+            name: &a.account,
+            domain: &domain,
+            industry: &a.sector,
+            country: &a.office_location,
+            employees: a.employees,
+            revenue_usd: a.revenue.map(|r| r * 1_000_000.0),
+            year_established: a.year_established,
+            owner_id: owner.as_deref(),
+        };
+        match crm.add_account(&seed) {
+            Ok(id) => {
+                world.company_ids.insert(a.account.clone(), id);
+            }
+            Err(e) => {
+                tracing::warn!(account = %a.account, error = %e, "sandbox could not create an account")
+            }
+        }
     }
 
     for (tier, extra) in [
@@ -176,11 +173,11 @@ fn split_name(name: &str) -> (&str, &str) {
 }
 
 /// Adds every person the rule set names (reps, managers, queue owners, the fallback owner)
-/// who is not seeded yet as a HubSpot owner and a Slack user, so any owner the engine can
-/// choose exists in both. Returns how many were added.
+/// who is not seeded yet as a CRM owner and a Slack user, so any owner the engine can choose
+/// exists in both. Returns how many were added.
 pub fn add_rule_people(
     rules: &crate::routing::RuleSet,
-    hubspot: &HubSpotEmulator,
+    crm: &dyn SandboxCrm,
     slack: &SlackEmulator,
     world: &mut World,
 ) -> usize {
@@ -210,9 +207,16 @@ pub fn add_rule_people(
         });
         let first = parts.next().unwrap_or_default();
         let last = parts.collect::<Vec<_>>().join(" ");
-        hubspot.add_owner(&email, &first, &last, None);
+        let owner = crm.add_person(&Staff {
+            email: &email,
+            first: &first,
+            last: &last,
+            team: None,
+            away: None,
+        });
         let id = slack.add_user(&email, &format!("{first} {last}"));
-        world.slack_users.insert(email, id);
+        world.slack_users.insert(email.clone(), id);
+        world.owners_by_email.insert(email, owner);
         added += 1;
     }
     added

@@ -8,11 +8,13 @@
 //! in timeline order. While the daemon works, simulated time runs `speed` times faster than
 //! real time; when it is idle and the next wait on the clock is more than [`JUMP_MIN_MS`] away,
 //! [`drive`] jumps straight to it (the timer runner waits at most a simulated minute, so a
-//! daemon timer is never overshot).
+//! daemon timer is never overshot). Idle includes the CRM: a webhook still queued, or a change
+//! a polled CRM's next poll has to read, holds the jump back ([`SandboxCrm::delivered`]).
 
+use super::crm::SandboxCrm;
 use crate::clock::{Clock, SimClock};
 use crate::state::StatusReport;
-use handoff_hubspot::HubSpotEmulator;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +25,9 @@ pub const START_MS: i64 = 1_795_100_400_000;
 pub const END_MS: i64 = START_MS + (4 * 24 + 5) * 3_600_000;
 /// The shortest jump worth making, simulated ms (shorter waits just run at speed).
 pub const JUMP_MIN_MS: i64 = 5_000;
+/// How long the driver waits before reading the daemon's status again when the daemon is idle
+/// but the CRM still holds changes it has not delivered (a poll to come), real time.
+const UNDELIVERED_RECHECK: Duration = Duration::from_millis(10);
 /// Simulated ms of arrivals in all sessions together; with `--replay-seconds R` the clock
 /// runs `ACTIVE_MS / (R s)` times faster than real time.
 pub const ACTIVE_MS: i64 = 20 * 60_000;
@@ -65,22 +70,25 @@ pub fn event_time(k: usize, n: usize) -> i64 {
     START_MS + offset + ACTIVE_MS
 }
 
-/// Whether the daemon has nothing in hand: no webhook pending in the emulator, empty inbox,
-/// only parked sagas in the outbox.
-pub fn idle(status: &StatusReport, hubspot: &HubSpotEmulator) -> bool {
-    hubspot.pending_webhooks() == 0
-        && status.inbox_depth == 0
+/// Whether the daemon has nothing in hand: every change in the CRM delivered to it
+/// ([`SandboxCrm::delivered`]; with `own_writes` false the echoes of its own writes do not
+/// count), empty inbox, only parked sagas in the outbox.
+pub fn idle(status: &StatusReport, crm: &dyn SandboxCrm, own_writes: bool) -> bool {
+    status.inbox_depth == 0
         && status.outbox_depth == status.parked_sagas
+        && crm.delivered(status, own_writes)
 }
 
 /// Drives the simulated reps and jumps `clock` over idle stretches until `stop`: the reps
 /// read their DMs every 25 ms (real) and right before a jump; whenever the daemon is idle and
-/// the earliest wait is more than [`JUMP_MIN_MS`] ahead, the clock moves to it. Counts jumps
-/// and simulated ms skipped in `jumps`.
+/// the earliest wait is more than [`JUMP_MIN_MS`] ahead, the clock moves to it. Idle means
+/// every change someone else made in the CRM has reached the daemon (a polled CRM's echoes of
+/// handoff's own writes decide nothing, so a jump does not wait for the poll that reads them).
+/// Counts jumps and simulated ms skipped in `jumps`.
 pub async fn drive(
     clock: SimClock,
     admin: crate::admin_client::AdminClient,
-    hubspot: HubSpotEmulator,
+    crm: Arc<dyn SandboxCrm>,
     mut reps: super::reps::Reps,
     jumps: std::sync::Arc<JumpStats>,
     stop: CancellationToken,
@@ -89,6 +97,7 @@ pub async fn drive(
     let mut quiet = 0;
     let mut last_calls = 0;
     let mut last_scan = tokio::time::Instant::now();
+    let mut next_status = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(2)) => {}
@@ -106,20 +115,21 @@ pub async fn drive(
             quiet = 0;
             continue;
         }
-        // Cheap signs of work first (webhooks pending, HubSpot calls since the last look);
-        // the daemon's own queues (a full status read) only when those are quiet.
-        let calls = hubspot.request_count();
-        if hubspot.pending_webhooks() > 0 || calls != last_calls {
+        // Cheap signs of work first (deliveries pending, CRM calls since the last look); the
+        // daemon's own queues and cursors (a full status read) only when those are quiet.
+        let calls = crm.request_count();
+        if crm.pending_deliveries() > 0 || calls != last_calls {
             last_calls = calls;
             quiet = 0;
             continue;
         }
         quiet += 1;
-        if quiet < 2 {
+        if quiet < 2 || tokio::time::Instant::now() < next_status {
             continue;
         }
         let status = admin.status().await.unwrap_or_default();
-        if idle(&status, &hubspot) && hubspot.request_count() == last_calls {
+        let daemon_idle = status.inbox_depth == 0 && status.outbox_depth == status.parked_sagas;
+        if idle(&status, crm.as_ref(), false) && crm.request_count() == last_calls {
             // The reps read what the daemon sent; their actions' waits count too.
             reps.scan(&stop);
             last_scan = tokio::time::Instant::now();
@@ -131,6 +141,10 @@ pub async fn drive(
                 }
             }
             quiet = 0;
+        } else if daemon_idle && !crm.delivered(&status, false) {
+            // Only a change the CRM has not handed over yet (a polled CRM's next poll): the
+            // daemon's status is not worth reading every loop meanwhile.
+            next_status = tokio::time::Instant::now() + UNDELIVERED_RECHECK;
         }
     }
     reps.finish().await;

@@ -95,20 +95,9 @@ impl CrmKind {
     }
 }
 
-/// Custom fields the Salesforce org has (those the shipped Salesforce mappings name).
-pub const SALESFORCE_CUSTOM_FIELDS: [(&str, &str); 11] = [
-    ("Lead", "Handoff_Nurture_Reason__c"),
-    ("Lead", "Handoff_Rejection_Reason__c"),
-    ("Opportunity", "Product__c"),
-    ("Opportunity", "Technical_Requirements__c"),
-    ("Opportunity", "Success_Criteria__c"),
-    ("Case", "Onboarding_Tier__c"),
-    ("Case", "Onboarding_Amount__c"),
-    ("Case", "Onboarding_Products__c"),
-    ("Case", "Onboarding_Close_Date__c"),
-    ("Case", "Onboarding_Technical_Requirements__c"),
-    ("Case", "Onboarding_Success_Criteria__c"),
-];
+/// Custom fields the Salesforce org has (those the shipped Salesforce mappings name): the
+/// sandbox's list, so tests and the sandbox run the same org.
+pub use handoff::sandbox::crm::salesforce::CUSTOM_FIELDS as SALESFORCE_CUSTOM_FIELDS;
 
 /// West is open every day around the clock (UTC), so business time is calendar time here and
 /// the test can pick any instant; the business-time arithmetic has its own tests in

@@ -64,13 +64,15 @@ fn apply_all(
     emu: &SalesforceEmulator,
     all_or_none: bool,
     records: Vec<Row>,
-    mut op: impl FnMut(&mut super::org::Org, Row) -> Result<String, ApiError>,
+    mut op: impl FnMut(&mut super::org::Org, Row, i64) -> Result<String, ApiError>,
 ) -> Vec<Value> {
     let mut org = emu.org();
+    // Stamped while the org is held, so stamps follow commit order.
+    let now = emu.stamp_ms();
     let mut work = if all_or_none { Some(org.clone()) } else { None };
     let target = work.as_mut().unwrap_or(&mut org);
     let outcomes: Vec<Result<String, ApiError>> =
-        records.into_iter().map(|r| op(target, r)).collect();
+        records.into_iter().map(|r| op(target, r, now)).collect();
     let ok = outcomes.iter().all(Result::is_ok);
     if let (Some(done), true) = (work, ok) {
         *org = done;
@@ -110,9 +112,9 @@ pub(super) async fn create(
         .iter()
         .map(|r| record_type(&emu, r))
         .collect::<Result<Vec<_>, _>>()?;
-    let (w, now) = (writer(&c), emu.stamp_ms());
+    let w = writer(&c);
     let mut defs = defs.into_iter();
-    let results = apply_all(&emu, all, records, |org, r| {
+    let results = apply_all(&emu, all, records, |org, r, now| {
         let def = defs
             .next()
             .ok_or_else(|| ApiError::malformed("record without a type"))?;
@@ -141,9 +143,9 @@ async fn update_records(
             None => record_type(emu, r),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (w, now) = (writer(caller), emu.stamp_ms());
+    let w = writer(caller);
     let mut defs = defs.into_iter();
-    let results = apply_all(emu, all, records, |org, mut r| {
+    let results = apply_all(emu, all, records, |org, mut r, now| {
         let def = defs
             .next()
             .ok_or_else(|| ApiError::malformed("record without a type"))?;
@@ -233,7 +235,7 @@ pub(super) async fn delete(
         ));
     }
     let all = param(&p, "allOrNone") == Some("true");
-    let (w, now) = (writer(&c), emu.stamp_ms());
+    let w = writer(&c);
     let rows: Vec<Row> = ids
         .iter()
         .map(|id| {
@@ -242,7 +244,7 @@ pub(super) async fn delete(
             r
         })
         .collect();
-    let results = apply_all(&emu, all, rows, |org, r| {
+    let results = apply_all(&emu, all, rows, |org, r, now| {
         let id = r
             .get("Id")
             .and_then(Value::as_str)

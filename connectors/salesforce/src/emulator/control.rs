@@ -1,7 +1,8 @@
 //! The emulator's Rust control API for seeding and inspecting the org: users and queues,
 //! custom fields, assignment rules, records written as a named user (a rep changing an owner
-//! behind handoff's back), lead conversion, records and history as the API returns them, and
-//! the `--state-dir` files.
+//! behind handoff's back), lead conversion, records and history as the API returns them, each
+//! user's newest change per object (how far a change feed must have read), and the
+//! `--state-dir` files.
 
 use super::convert::Conversion;
 use super::org::Row;
@@ -10,6 +11,17 @@ use super::{schema, EmulatorError, SalesforceEmulator};
 use handoff_connector::emulator::write_state_file;
 use serde_json::{Map, Value};
 use std::path::Path;
+
+/// A user's newest change to an object ([`SalesforceEmulator::newest_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeMark {
+    /// The writer (`LastModifiedById`).
+    pub user_id: String,
+    /// The record's `SystemModstamp` after that write, UTC epoch ms.
+    pub modstamp_ms: i64,
+    /// The record's `Id`.
+    pub id: String,
+}
 
 impl SalesforceEmulator {
     // ---- the org ---------------------------------------------------------------------------
@@ -31,14 +43,16 @@ impl SalesforceEmulator {
 
     /// Adds an active user (username = email); returns the id (`005…`).
     pub fn add_user(&self, email: &str, first: &str, last: &str) -> String {
+        let mut org = self.org();
         let now = self.stamp_ms();
-        self.org().add_user(email, email, first, last, now)
+        org.add_user(email, email, first, last, now)
     }
 
     /// Adds a queue (`Group`, `Type = 'Queue'`, S6); returns the id (`00G…`).
     pub fn add_queue(&self, name: &str, email: &str) -> String {
+        let mut org = self.org();
         let now = self.stamp_ms();
-        self.org().add_queue(name, email, now)
+        org.add_queue(name, email, now)
     }
 
     /// Adds a custom text field to `object` (what an admin does in Setup).
@@ -95,10 +109,9 @@ impl SalesforceEmulator {
     ) -> Result<String, EmulatorError> {
         let def =
             schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        let mut org = self.org();
         let now = self.stamp_ms();
-        Ok(self
-            .org()
-            .create(def, &fields, &self.seeding(user_id), now)?)
+        Ok(org.create(def, &fields, &self.seeding(user_id), now)?)
     }
 
     /// Updates a record as the admin UI user.
@@ -123,19 +136,19 @@ impl SalesforceEmulator {
     ) -> Result<(), EmulatorError> {
         let def =
             schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
+        let mut org = self.org();
         let now = self.stamp_ms();
-        Ok(self
-            .org()
-            .update(def, id, &fields, &self.seeding(user_id), now)?)
+        Ok(org.update(def, id, &fields, &self.seeding(user_id), now)?)
     }
 
     /// Deletes a record (it stays visible to `queryAll` with `IsDeleted = true`).
     pub fn delete(&self, object: &str, id: &str) -> Result<(), EmulatorError> {
         let def =
             schema::object(object).ok_or_else(|| EmulatorError::UnknownObject(object.into()))?;
-        let now = self.stamp_ms();
         let user = self.ui_user_id();
-        Ok(self.org().delete(def, id, &self.seeding(&user), now)?)
+        let mut org = self.org();
+        let now = self.stamp_ms();
+        Ok(org.delete(def, id, &self.seeding(&user), now)?)
     }
 
     /// Converts a lead as the admin user (S8): Account, Contact and, when `opportunity`, an
@@ -145,11 +158,10 @@ impl SalesforceEmulator {
         lead_id: &str,
         opportunity: bool,
     ) -> Result<Conversion, EmulatorError> {
-        let now = self.stamp_ms();
         let user = self.ui_user_id();
-        Ok(self
-            .org()
-            .convert_lead(lead_id, &self.seeding(&user), opportunity, now)?)
+        let mut org = self.org();
+        let now = self.stamp_ms();
+        Ok(org.convert_lead(lead_id, &self.seeding(&user), opportunity, now)?)
     }
 
     /// A live record as the API returns it (`attributes` and every field), if it exists.
@@ -188,6 +200,27 @@ impl SalesforceEmulator {
             .collect()
     }
 
+    /// The newest change each user made to `object`'s records: per writer
+    /// (`LastModifiedById`), the greatest `(SystemModstamp, Id)` they wrote, in the order a
+    /// change feed on `SystemModstamp` reads. A feed whose position is at or past a user's mark
+    /// has read every change that user made to the object (or a later state of the record).
+    /// Sorted by user id; empty for an object nobody wrote.
+    pub fn newest_changes(&self, object: &str) -> Vec<ChangeMark> {
+        let Some(def) = schema::object(object) else {
+            return Vec::new();
+        };
+        self.org()
+            .marks
+            .iter()
+            .filter(|((o, _), _)| *o == def.name)
+            .map(|((_, user), (ms, id))| ChangeMark {
+                user_id: user.clone(),
+                modstamp_ms: *ms,
+                id: id.clone(),
+            })
+            .collect()
+    }
+
     /// Writes `dir/salesforce/{Lead,Contact,Account,Opportunity,Case,Task,User}.json`: JSON
     /// arrays of the live records as the API returns them.
     pub fn write_state(&self, dir: &Path) -> std::io::Result<()> {
@@ -203,5 +236,66 @@ impl SalesforceEmulator {
             write_state_file(dir, "salesforce", object, &self.objects(object))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    fn fields(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn writes_follow_a_clock_and_each_writer_s_newest_change_is_kept() {
+        let emu = SalesforceEmulator::new(Default::default());
+        let now = Arc::new(AtomicI64::new(1_795_100_400_000));
+        let clock = now.clone();
+        emu.follow_clock(Some(Arc::new(move || clock.load(Ordering::SeqCst))));
+        let queue = emu.add_queue("Inbound Leads", "inbound@example.com");
+        let rep = emu.add_user("rep@example.com", "Rep", "One");
+        let a = emu.create(
+            "Lead",
+            fields(
+                json!({"LastName": "A", "Company": "X", "Status": "Open - Not Contacted",
+                "OwnerId": queue}),
+            ),
+        );
+        assert_eq!(
+            emu.get("Lead", &a).unwrap()["CreatedDate"],
+            "2026-11-19T15:00:00.000+0000"
+        );
+        now.fetch_add(61_500, Ordering::SeqCst);
+        let b = emu.create(
+            "Lead",
+            fields(json!({"LastName": "B", "Company": "Y", "Status": "Open - Not Contacted"})),
+        );
+        // The rep works the older lead later: their mark is that write, the admin's is `b`.
+        now.fetch_add(1_000, Ordering::SeqCst);
+        emu.update_as(
+            &rep,
+            "Lead",
+            &a,
+            fields(json!({"Status": "Working - Contacted"})),
+        )
+        .unwrap();
+        let marks = emu.newest_changes("Lead");
+        let admin = emu.ui_user_id();
+        let of = |user: &str| marks.iter().find(|m| m.user_id == user).cloned();
+        assert_eq!(
+            of(&admin).map(|m| (m.modstamp_ms, m.id)),
+            Some((1_795_100_461_000, b))
+        );
+        assert_eq!(
+            of(&rep).map(|m| (m.modstamp_ms, m.id)),
+            Some((1_795_100_462_000, a))
+        );
+        assert!(emu.newest_changes("Opportunity").is_empty());
+        emu.follow_clock(None);
+        assert!((emu.now_ms() - handoff_connector::now_ms()).abs() < 5_000);
     }
 }

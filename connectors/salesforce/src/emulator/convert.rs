@@ -103,6 +103,7 @@ impl Org {
             row.insert("Status".into(), json!(status));
             Self::stamp(row, &w.user, now_ms);
         }
+        self.mark("Lead", &key, &w.user, now_ms);
         Ok(Conversion {
             account_id,
             contact_id,

@@ -42,6 +42,7 @@ pub mod schema;
 pub mod soql;
 pub mod write;
 
+pub use control::ChangeMark;
 pub use convert::Conversion;
 pub use errors::{ApiError, OAuthError};
 pub use handoff_connector::emulator::{Fault, Faults, Running};
@@ -157,6 +158,9 @@ impl From<ApiError> for EmulatorError {
     }
 }
 
+/// A clock an org can follow ([`SalesforceEmulator::follow_clock`]): now, UTC epoch ms.
+pub type ClockFn = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 /// The emulated org. Cheap to clone: clones share everything.
 #[derive(Clone)]
 pub struct SalesforceEmulator {
@@ -177,6 +181,8 @@ struct Inner {
     daily_limit: AtomicU64,
     /// A pinned clock (UTC epoch ms); 0 follows the system clock.
     clock: handoff_connector::emulator::PinnedClock,
+    /// A clock to follow instead (a simulated one), if set.
+    follow: Mutex<Option<ClockFn>>,
     base_url: Mutex<Option<url::Url>>,
 }
 
@@ -214,6 +220,7 @@ impl SalesforceEmulator {
                 api_used: AtomicU64::new(0),
                 daily_limit,
                 clock: Default::default(),
+                follow: Mutex::new(None),
                 base_url: Mutex::new(None),
             }),
         }
@@ -275,9 +282,23 @@ impl SalesforceEmulator {
 
     // ---- clock ----------------------------------------------------------------------------
 
-    /// The org's clock, UTC epoch ms: the system clock unless pinned.
+    /// The org's clock, UTC epoch ms: the followed clock ([`SalesforceEmulator::follow_clock`])
+    /// if set, else the pinned time, else the system clock.
     pub fn now_ms(&self) -> i64 {
-        self.inner.clock.now_ms()
+        let follow = lock(&self.inner.follow).clone();
+        match follow {
+            Some(now) => now(),
+            None => self.inner.clock.now_ms(),
+        }
+    }
+
+    /// Makes writes stamp their times (`CreatedDate`, `SystemModstamp`, history) with `now`
+    /// (UTC epoch ms; e.g. the sandbox's simulated clock, which must never go back), or with
+    /// the pinned or system clock again with `None`. While a clock is followed,
+    /// [`SalesforceEmulator::set_clock`] has no effect. Token checks always use the system
+    /// clock.
+    pub fn follow_clock(&self, now: Option<ClockFn>) {
+        *lock(&self.inner.follow) = now;
     }
 
     /// Pins the clock writes stamp (`CreatedDate`, `SystemModstamp`, history) to `ms` (UTC),
@@ -287,7 +308,9 @@ impl SalesforceEmulator {
         self.inner.clock.set(ms);
     }
 
-    /// The clock rounded down to the second, as stored datetimes are.
+    /// The clock rounded down to the second, as stored datetimes are. Writers read it while
+    /// they hold the org ([`SalesforceEmulator::org`]), so stamps never go back in commit
+    /// order and a change feed that has read up to a stamp misses no earlier commit.
     pub(crate) fn stamp_ms(&self) -> i64 {
         self.now_ms().div_euclid(1000) * 1000
     }

@@ -8,7 +8,7 @@
 
 use super::schema::{make_id, object, FieldType, LeadStatus, ObjectDef, Stage, OBJECTS};
 use super::EmulatorConfig;
-use crate::time::format_ms;
+use crate::time::{format_ms, parse_ms};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -32,6 +32,9 @@ pub struct Org {
     pub(super) assignment: BTreeMap<&'static str, String>,
     /// The JWT `sub` / refresh-token user: API writes are theirs.
     pub integration_user: String,
+    /// (object, writer's user id) → the greatest `(SystemModstamp ms, Id)` that user wrote to
+    /// that object ([`Org::mark`]).
+    pub(super) marks: BTreeMap<(&'static str, String), (i64, String)>,
     /// The user seeding writes are made as (a person in the UI).
     pub ui_user: String,
 }
@@ -48,6 +51,7 @@ impl Org {
             stages: config.stages.clone(),
             assignment: BTreeMap::new(),
             integration_user: String::new(),
+            marks: BTreeMap::new(),
             ui_user: String::new(),
         };
         for (obj, fields) in &config.custom_fields {
@@ -174,7 +178,28 @@ impl Org {
 
     pub(super) fn insert(&mut self, object: &'static str, row: Row) {
         if let Some(id) = row.get("Id").and_then(Value::as_str).map(str::to_string) {
+            let text = |f: &str| row.get(f).and_then(Value::as_str);
+            if let (Some(ms), Some(by)) = (
+                text("SystemModstamp").and_then(parse_ms),
+                text("LastModifiedById").map(str::to_string),
+            ) {
+                self.mark(object, &id, &by, ms);
+            }
             self.tables.entry(object).or_default().insert(id, row);
+        }
+    }
+
+    /// Notes that `by` wrote record `id` of `object` with `SystemModstamp` `ms`: the change
+    /// becomes that user's newest on the object if it is later in `(SystemModstamp, Id)`
+    /// order (the order a change feed reads in).
+    pub(super) fn mark(&mut self, object: &'static str, id: &str, by: &str, ms: i64) {
+        let position = (ms, id.to_string());
+        let slot = self
+            .marks
+            .entry((object, by.to_string()))
+            .or_insert_with(|| position.clone());
+        if position > *slot {
+            *slot = position;
         }
     }
 

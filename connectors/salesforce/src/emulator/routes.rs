@@ -243,8 +243,9 @@ async fn create(
     version(&v)?;
     let def = def(&emu, &sobject)?;
     let fields = object(body(&bytes)?)?;
+    let mut org = emu.org();
     let now = emu.stamp_ms();
-    let id = emu.org().create(def, &fields, &writer(&c), now)?;
+    let id = org.create(def, &fields, &writer(&c), now)?;
     Ok((StatusCode::CREATED, Json(saved(&id, None))).into_response())
 }
 
@@ -286,8 +287,9 @@ async fn update(
     version(&v)?;
     let def = def(&emu, &sobject)?;
     let fields = object(body(&bytes)?)?;
+    let mut org = emu.org();
     let now = emu.stamp_ms();
-    emu.org().update(def, &id, &fields, &writer(&c), now)?;
+    org.update(def, &id, &fields, &writer(&c), now)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -298,19 +300,19 @@ async fn delete(
 ) -> ApiResult {
     version(&v)?;
     let def = def(&emu, &sobject)?;
+    let mut org = emu.org();
     let now = emu.stamp_ms();
-    emu.org().delete(def, &id, &writer(&c), now)?;
+    org.delete(def, &id, &writer(&c), now)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The live records of `def` whose external id `field` is `value`, and the field's API name.
 fn matching(
-    emu: &SalesforceEmulator,
+    org: &super::org::Org,
     def: &ObjectDef,
     field: &str,
     value: &str,
 ) -> Result<(String, Vec<String>), ApiError> {
-    let org = emu.org();
     let (name, _) = org.field(def, field).ok_or_else(|| {
         ApiError::not_found(format!(
             "Provided external ID field does not exist or is not accessible: {field}"
@@ -340,7 +342,7 @@ async fn read_by_external_id(
 ) -> ApiResult {
     let v = version(&v)?;
     let def = def(&emu, &sobject)?;
-    let (_, ids) = matching(&emu, def, &field, &value)?;
+    let (_, ids) = matching(&emu.org(), def, &field, &value)?;
     match ids.as_slice() {
         [] => Err(ApiError::not_found("The requested resource does not exist")),
         [id] => {
@@ -364,8 +366,10 @@ async fn upsert(
     let v = version(&v)?;
     let def = def(&emu, &sobject)?;
     let mut fields = object(body(&bytes)?)?;
-    let (name, ids) = matching(&emu, def, &field, &value)?;
-    let now = emu.stamp_ms();
+    // One hold of the org from the lookup to the write: two upserts of one key never both
+    // create.
+    let mut org = emu.org();
+    let (name, ids) = matching(&org, def, &field, &value)?;
     let w = writer(&c);
     match ids.as_slice() {
         [] if param(&p, "updateOnly") == Some("true") || name == "Id" => {
@@ -373,12 +377,14 @@ async fn upsert(
         }
         [] => {
             fields.insert(name, Value::String(value));
-            let id = emu.org().create(def, &fields, &w, now)?;
+            let now = emu.stamp_ms();
+            let id = org.create(def, &fields, &w, now)?;
             Ok((StatusCode::CREATED, Json(saved(&id, Some(true)))).into_response())
         }
         [id] => {
             fields.remove(&name);
-            emu.org().update(def, id, &fields, &w, now)?;
+            let now = emu.stamp_ms();
+            org.update(def, id, &fields, &w, now)?;
             Ok(Json(saved(id, Some(false))).into_response())
         }
         _ => Ok(several(def, &ids, v)),

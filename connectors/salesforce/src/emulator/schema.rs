@@ -169,6 +169,9 @@ pub static OBJECTS: [ObjectDef; 12] = [
             ("NumberOfEmployees", Number),
             ("AnnualRevenue", Number),
             ("BillingCountry", Text),
+            // "Year Started", the year the company was legally established (Salesforce Field
+            // Reference, "Account": `YearStarted`, a string of at most 4 characters).
+            ("YearStarted", Text),
         ],
         required: &["Name"],
         derived: &[],

@@ -294,6 +294,7 @@ impl Org {
             row.insert("IsDeleted".into(), json!(true));
             Self::stamp(row, &w.user, now_ms);
         }
+        self.mark(def.name, &key, &w.user, now_ms);
         Ok(())
     }
 

@@ -1,0 +1,188 @@
+//! The sandbox's bundled configs, embedded in the binary with the files they name (the shipped
+//! mappings, the acknowledgement template, the rule set of `examples/routing.yaml`), so the
+//! sandbox runs from any folder: `src/sandbox/handoff.yaml` for HubSpot and
+//! `src/sandbox/handoff-salesforce.yaml` for Salesforce. Both are checked like any config.
+
+use super::crm::CrmChoice;
+use crate::config::{self, Loaded};
+use crate::mapping::Mapping;
+use std::path::PathBuf;
+
+/// The HubSpot config (`src/sandbox/handoff.yaml`).
+const HUBSPOT: &str = include_str!("handoff.yaml");
+/// The Salesforce config (`src/sandbox/handoff-salesforce.yaml`).
+const SALESFORCE: &str = include_str!("handoff-salesforce.yaml");
+/// The acknowledgement template both configs name (`lead_handoff.after_hours.template`).
+const ACK_TEMPLATE: &str = include_str!("../../templates/after-hours-ack.txt");
+/// The rule set both configs name (`lead_handoff.rules`).
+const RULES: &str = include_str!("../../examples/routing.yaml");
+
+/// The shipped HubSpot mappings, embedded.
+const HUBSPOT_MAPPINGS: [(&str, &str); 5] = [
+    (
+        "mappings/hubspot-contact-to-lead.yaml",
+        include_str!("../../mappings/hubspot-contact-to-lead.yaml"),
+    ),
+    (
+        "mappings/hubspot-deal-to-onboarding.yaml",
+        include_str!("../../mappings/hubspot-deal-to-onboarding.yaml"),
+    ),
+    (
+        "mappings/hubspot-company-to-account.yaml",
+        include_str!("../../mappings/hubspot-company-to-account.yaml"),
+    ),
+    (
+        "mappings/lead-to-hubspot-contact.yaml",
+        include_str!("../../mappings/lead-to-hubspot-contact.yaml"),
+    ),
+    (
+        "mappings/onboarding-to-hubspot-ticket.yaml",
+        include_str!("../../mappings/onboarding-to-hubspot-ticket.yaml"),
+    ),
+];
+
+/// The shipped Salesforce mappings, embedded.
+const SALESFORCE_MAPPINGS: [(&str, &str); 6] = [
+    (
+        "mappings/salesforce-lead-to-lead.yaml",
+        include_str!("../../mappings/salesforce-lead-to-lead.yaml"),
+    ),
+    (
+        "mappings/salesforce-opportunity-to-onboarding.yaml",
+        include_str!("../../mappings/salesforce-opportunity-to-onboarding.yaml"),
+    ),
+    (
+        "mappings/salesforce-account-to-account.yaml",
+        include_str!("../../mappings/salesforce-account-to-account.yaml"),
+    ),
+    (
+        "mappings/salesforce-task-to-activity.yaml",
+        include_str!("../../mappings/salesforce-task-to-activity.yaml"),
+    ),
+    (
+        "mappings/lead-to-salesforce-lead.yaml",
+        include_str!("../../mappings/lead-to-salesforce-lead.yaml"),
+    ),
+    (
+        "mappings/onboarding-to-salesforce-case.yaml",
+        include_str!("../../mappings/onboarding-to-salesforce-case.yaml"),
+    ),
+];
+
+/// The bundled HubSpot sandbox config and mappings, checked like any config. The rule set its
+/// `lead_handoff.rules` names is not compiled here ([`bundled_rules`]; `rules` is `None`), so
+/// callers that test flows on this config keep the territory round robin of `teams`.
+pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
+    bundled_config_for(CrmChoice::Hubspot)
+}
+
+/// The bundled config of the sandbox on `crm`, as [`bundled_config`] describes.
+///
+/// Errors: the embedded config, a mapping or the acknowledgement template does not check
+/// (a broken build).
+pub fn bundled_config_for(crm: CrmChoice) -> Result<Loaded, config::ConfigError> {
+    let (file, text, files): (&str, &str, &[(&str, &str)]) = match crm {
+        CrmChoice::Hubspot => ("src/sandbox/handoff.yaml", HUBSPOT, &HUBSPOT_MAPPINGS),
+        CrmChoice::Salesforce => (
+            "src/sandbox/handoff-salesforce.yaml",
+            SALESFORCE,
+            &SALESFORCE_MAPPINGS,
+        ),
+    };
+    let path = PathBuf::from(file);
+    let mut config = config::parse(text, &path)?;
+    let mappings = files
+        .iter()
+        .map(|(name, text)| Mapping::parse(text, name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(config::ConfigError::from)?;
+    if let Some(ack) = config.lead_handoff.after_hours.as_mut() {
+        let lead = mappings
+            .iter()
+            .find(|m| m.name() == config.lead_handoff.mapping.value)
+            .ok_or_else(|| config::ConfigError::Invalid {
+                path: path.clone(),
+                line: 0,
+                column: 0,
+                field: "lead_handoff.mapping".into(),
+                message: "the bundled lead mapping is missing".into(),
+            })?;
+        config::compile_after_hours(ack, &path, ACK_TEMPLATE, lead.target_fields())?;
+    }
+    Ok(Loaded {
+        path,
+        config,
+        mappings,
+        rules: None,
+    })
+}
+
+/// The rule set the sandbox routes with (`examples/routing.yaml`, embedded).
+pub fn bundled_rules() -> Result<crate::routing::RuleSet, crate::routing::RoutingError> {
+    crate::routing::RuleSet::parse(RULES, "examples/routing.yaml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_salesforce_config_validates_from_the_repository_and_matches_the_hubspot_one() {
+        // What `handoff validate --config src/sandbox/handoff-salesforce.yaml` does (secrets
+        // are env references, read only with --secrets).
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/handoff-salesforce.yaml");
+        let loaded = config::load(&path).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.crm.system(), "salesforce");
+        let poll = handoff_connector::ChangeSource::poll(c.crm.changes()).unwrap();
+        assert_eq!(poll.objects, ["Account", "Lead", "Opportunity", "Task"]);
+        assert!(!handoff_connector::ChangeSource::webhook(c.crm.changes()));
+        assert!(loaded.rules.is_some());
+        assert!(c.lead_handoff.routing_inputs.out_of_office.is_none());
+        assert_eq!(
+            c.lead_handoff.routing_inputs.open_statuses,
+            ["Open - Not Contacted", "Working - Contacted"]
+        );
+        let ownership = c.ownership.as_ref().unwrap();
+        assert_eq!(ownership.system_of_writer(Some("005x"), "USER"), "crm");
+        assert_eq!(ownership.system_of_record("MQL"), Some("handoff"));
+
+        // The embedded copy is the same file with the same mappings, and shares the HubSpot
+        // config's teams, tiers, CSM pool and delivery settings.
+        let embedded = bundled_config_for(CrmChoice::Salesforce).unwrap();
+        let hubspot = bundled_config().unwrap();
+        let names = |l: &Loaded| {
+            let mut n: Vec<String> = l.mappings.iter().map(|m| m.name().to_string()).collect();
+            n.sort();
+            n
+        };
+        let used = [
+            &c.lead_handoff.mapping.value,
+            &c.lead_handoff.update_mapping.value,
+            &c.lead_handoff.account_mapping.value,
+            &c.closed_won.mapping.value,
+            &c.closed_won.case_mapping.value,
+        ];
+        for name in used {
+            assert!(names(&embedded).contains(name), "{name} is not embedded");
+        }
+        let e = &embedded.config;
+        let h = &hubspot.config;
+        let teams = |c: &config::Config| {
+            c.lead_handoff
+                .teams
+                .iter()
+                .map(|t| (t.name.clone(), t.members.clone(), t.countries.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(teams(e), teams(h));
+        assert_eq!(e.closed_won.csm_pool, h.closed_won.csm_pool);
+        assert_eq!(e.closed_won.tiers.len(), h.closed_won.tiers.len());
+        assert_eq!(e.delivery.worker_batch, h.delivery.worker_batch);
+        let from = |c: &config::Config| c.smtp.as_ref().map(|s| s.from.value.clone());
+        assert_eq!(from(e), from(h));
+        assert!(e.lead_handoff.after_hours.is_some());
+    }
+}

@@ -1,0 +1,286 @@
+//! The CRM the sandbox runs against, behind one trait: [`SandboxCrm`] holds everything the
+//! sandbox does that depends on the vendor, so seeding, the replay, the simulated reps, the
+//! simulated clock's driver and the summary are written once.
+//!
+//! * Setup: start the emulator ([`start`], by the config's `crm.type`) and point the config's
+//!   `crm:` section at it ([`SandboxCrm::configure`]).
+//! * Seeding: people as owners, accounts ([`SandboxCrm::add_person`],
+//!   [`SandboxCrm::add_account`]).
+//! * The replay: deals opened and closed, arriving leads ([`SandboxCrm::open_deal`],
+//!   [`SandboxCrm::close_deal`], [`SandboxCrm::create_lead`], [`SandboxCrm::lead_source`]).
+//! * The reps and the meddling integration: a status change as the rep, a logged call, an owner
+//!   change by another system.
+//! * Idleness: whether every change in the CRM has reached the daemon
+//!   ([`SandboxCrm::delivered`]: webhooks still queued, or changes a poll has not read yet).
+//! * The summary's reads of the emulator's state ([`LeadView`], [`DealView`], case keys) and
+//!   `--state-dir` ([`SandboxCrm::write_state`]).
+//!
+//! Implementations: [`hubspot::HubSpotSandbox`] and [`salesforce::SalesforceSandbox`].
+
+pub mod hubspot;
+pub mod salesforce;
+
+use super::local::LocalOptions;
+use super::SandboxError;
+use crate::clock::SimClock;
+use crate::config::{Config, CrmSection};
+use crate::state::StatusReport;
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The CRM a sandbox run uses (`handoff sandbox --crm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CrmChoice {
+    /// HubSpot: webhooks for every write, with polling as the backstop.
+    #[default]
+    Hubspot,
+    /// Salesforce: polling only (SOQL on `SystemModstamp`).
+    Salesforce,
+}
+
+/// A person to make a CRM owner.
+#[derive(Debug, Clone, Copy)]
+pub struct Staff<'a> {
+    pub email: &'a str,
+    pub first: &'a str,
+    pub last: &'a str,
+    /// The person's team (a HubSpot owner's team), if any.
+    pub team: Option<&'a str>,
+    /// `Some(away)` for the sales organisation's staff, whose availability the CRM may hold
+    /// (HubSpot's users object); `None` for people only the routing rules name.
+    pub away: Option<bool>,
+}
+
+/// An account (a Maven account) to create.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountSeed<'a> {
+    pub name: &'a str,
+    /// Its web domain (`acmecorporation.com`).
+    pub domain: &'a str,
+    pub industry: &'a str,
+    pub country: &'a str,
+    pub employees: Option<u64>,
+    /// Annual revenue, USD (not millions).
+    pub revenue_usd: Option<f64>,
+    pub year_established: Option<u32>,
+    /// The CRM owner id of the account's owner, if known.
+    pub owner_id: Option<&'a str>,
+}
+
+/// A deal the replay opens.
+#[derive(Debug, Clone)]
+pub struct DealSeed<'a> {
+    pub name: String,
+    /// The Maven stage (`Prospecting`, `Engaging`, `Won`, `Lost`).
+    pub maven_stage: &'a str,
+    pub product: &'a str,
+    pub amount: Option<f64>,
+    /// The CRM owner id of the deal's sales agent.
+    pub owner_id: Option<&'a str>,
+    /// The CRM id of the deal's account.
+    pub account_id: Option<&'a str>,
+    /// The expected close date, `YYYY-MM-DD` (CRMs that require one on open deals use it).
+    pub expected_close: String,
+}
+
+/// How the replay closes a deal.
+#[derive(Debug, Clone, Copy)]
+pub struct DealClose<'a> {
+    pub won: bool,
+    pub amount: Option<f64>,
+    /// `YYYY-MM-DD`.
+    pub close_date: Option<&'a str>,
+}
+
+/// A CRM user who owns what is created without an owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultOwner {
+    /// Their owner id.
+    pub id: String,
+    pub email: String,
+    /// Full name.
+    pub name: String,
+}
+
+/// A lead as the summary reads it from the CRM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadView {
+    pub id: String,
+    /// The owner, when it is a person (a HubSpot owner; a Salesforce User, not a queue).
+    pub owner_id: Option<String>,
+    /// The reason handoff wrote when it sent the lead back to nurture.
+    pub nurture_reason: Option<String>,
+    /// Whether the lead belongs to an existing account (see each implementation).
+    pub matched_account: bool,
+}
+
+/// Where a deal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealState {
+    Open,
+    Won,
+    Lost,
+}
+
+/// A deal as the summary reads it from the CRM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DealView {
+    pub id: String,
+    pub state: DealState,
+}
+
+/// Everything vendor-specific the sandbox does in the CRM. Writes that may be refused (bad
+/// seed data, a record gone) return `Err` with the CRM's reason; the caller logs it.
+pub trait SandboxCrm: Send + Sync {
+    /// The system name in record keys (`hubspot`, `salesforce`).
+    fn system(&self) -> &'static str;
+
+    /// The object leads are (`contacts`, `Lead`).
+    fn lead_object(&self) -> &'static str;
+
+    /// The object deals are (`deals`, `Opportunity`).
+    fn deal_object(&self) -> &'static str;
+
+    /// What the CRM calls onboarding cases, plural, for the progress line (`tickets`, `cases`).
+    fn case_noun(&self) -> &'static str;
+
+    /// Points `config`'s `crm:` section (and what depends on the seeded CRM, such as
+    /// `ownership.systems`) at this emulator: base URL, credentials written as secret files
+    /// into `secrets` (mode 0600), and, unless strict limits were asked for, budgets relaxed.
+    ///
+    /// Errors: a secret file cannot be written, or the config names another CRM.
+    fn configure(&self, config: &mut Config, secrets: &Path) -> Result<(), SandboxError>;
+
+    /// Makes the CRM stamp its records with the simulated time where the daemon compares
+    /// them with its own clock (a Salesforce Task's `CreatedDate`). Default: nothing.
+    fn follow_clock(&self, _clock: &SimClock) {}
+
+    /// Makes `person` an owner (and whatever else the CRM needs of a rep); returns the owner
+    /// id handoff will see.
+    fn add_person(&self, person: &Staff<'_>) -> String;
+
+    /// Who owns records created without an owner, when the CRM gives every record one
+    /// (Salesforce: the user who creates it, here the org's admin); `None` when records may have
+    /// no owner (HubSpot). The seed makes them a Slack member, so a lead routed to an account
+    /// they own reaches a person.
+    fn default_owner(&self) -> Option<DefaultOwner> {
+        None
+    }
+
+    /// Creates an account (owned by [`SandboxCrm::default_owner`] when `owner_id` is `None`);
+    /// returns its id.
+    fn add_account(&self, account: &AccountSeed<'_>) -> Result<String, String>;
+
+    /// The source of the `i`-th arriving lead, as the CRM spells lead sources (the sandbox
+    /// cycles through the CRM's values; see each implementation for the share of demo
+    /// requests).
+    fn lead_source(&self, i: usize) -> &'static str;
+
+    /// Creates an arriving lead with `fields` (`handoff::config::lead_record`'s properties);
+    /// returns its id.
+    fn create_lead(&self, fields: Map<String, Value>) -> Result<String, String>;
+
+    /// Opens a deal; returns its id.
+    fn open_deal(&self, deal: &DealSeed<'_>) -> Result<String, String>;
+
+    /// Closes deal `id` as won or lost.
+    fn close_deal(&self, id: &str, close: &DealClose<'_>) -> Result<(), String>;
+
+    /// The rep (`rep_id`, their owner id) sets a "working" lead status on lead `lead_id` in the
+    /// CRM. True when the CRM took it.
+    fn set_status<'a>(&'a self, rep_id: &'a str, lead_id: &'a str) -> BoxFuture<'a, bool>;
+
+    /// The rep logs a call on lead `lead_id` at `at_ms` (simulated UTC ms). True when the CRM
+    /// took it.
+    fn log_call<'a>(&'a self, rep_id: &'a str, lead_id: &'a str, at_ms: i64)
+        -> BoxFuture<'a, bool>;
+
+    /// Another system (a marketing workflow or integration, not handoff and not a rep) gives
+    /// lead `lead_id` to `owner_id`. True when the CRM took it.
+    fn meddle(&self, lead_id: &str, owner_id: &str) -> bool;
+
+    /// API requests the emulator has served (a cheap sign of work in progress).
+    fn request_count(&self) -> u64;
+
+    /// Deliveries the CRM has queued for the daemon and not handed over yet (HubSpot's
+    /// webhooks; 0 for a polled CRM): a cheap sign of work in progress.
+    fn pending_deliveries(&self) -> usize;
+
+    /// `(used, allocation)` of the CRM's daily API allocation, where it has one (Salesforce's
+    /// `Sforce-Limit-Info`); `None` otherwise.
+    fn api_usage(&self) -> Option<(u64, u64)> {
+        None
+    }
+
+    /// Whether every change in the CRM has reached the daemon's inbox: no webhook still queued,
+    /// and, for a polled CRM, every polled object's newest change at or behind the daemon's
+    /// cursor for it (`status.cursors`). With `own_writes` false, the echoes of handoff's own
+    /// writes (which decide nothing) do not count.
+    fn delivered(&self, status: &StatusReport, own_writes: bool) -> bool;
+
+    /// Every lead in the CRM (the summary keeps those the replay created).
+    fn leads(&self) -> Vec<LeadView>;
+
+    /// The person owning lead `id` (see [`LeadView::owner_id`]), if any.
+    fn lead_owner(&self, id: &str) -> Option<String>;
+
+    /// Every deal in the CRM.
+    fn deals(&self) -> Vec<DealView>;
+
+    /// The idempotency key of every onboarding case in the CRM (HubSpot ticket
+    /// `handoff_idempotency_key`, Salesforce Case `Handoff_Idempotency_Key__c`); `None` for a
+    /// case without one.
+    fn case_keys(&self) -> Vec<Option<String>>;
+
+    /// Writes the emulator's objects as JSON arrays under `dir/<system>/`.
+    fn write_state(&self, dir: &Path) -> std::io::Result<()>;
+}
+
+/// Starts the emulator of the CRM `config`'s `crm:` section names, on 127.0.0.1 (any free
+/// port). A HubSpot portal delivers webhooks to the daemon at `daemon_url` (when
+/// `options.hubspot_webhooks`); a Salesforce org is polled for the objects of
+/// `crm.changes.poll`.
+///
+/// Errors: the emulator cannot listen.
+pub async fn start(
+    config: &Config,
+    daemon_url: &url::Url,
+    options: LocalOptions,
+    shutdown: CancellationToken,
+) -> Result<Arc<dyn SandboxCrm>, SandboxError> {
+    Ok(match &config.crm {
+        CrmSection::HubSpot(section) => {
+            Arc::new(hubspot::HubSpotSandbox::start(section, daemon_url, options, shutdown).await?)
+        }
+        CrmSection::Salesforce(section) => {
+            let polled = handoff_connector::ChangeSource::poll(&section.changes)
+                .map(|p| p.objects.clone())
+                .unwrap_or_default();
+            let local = ([127, 0, 0, 1], 0).into();
+            Arc::new(salesforce::SalesforceSandbox::start(local, polled, options, shutdown).await?)
+        }
+    })
+}
+
+/// The record key of lead `id` in `crm` (`salesforce:Lead:00Q…`).
+pub fn lead_key(crm: &dyn SandboxCrm, id: &str) -> String {
+    format!("{}:{}:{id}", crm.system(), crm.lead_object())
+}
+
+/// The record key of deal `id` in `crm` (`hubspot:deals:42`).
+pub fn deal_key(crm: &dyn SandboxCrm, id: &str) -> String {
+    format!("{}:{}:{id}", crm.system(), crm.deal_object())
+}
+
+/// The text of a JSON value: strings as they are, numbers as JSON; `None` for null and empty.
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
