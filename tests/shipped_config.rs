@@ -314,4 +314,30 @@ fn the_salesforce_example_loads_and_builds_its_connectors_from_credential_files(
     if let Err(e) = handoff::daemon::vendors::from_config(&loaded) {
         panic!("{e}");
     }
+
+    // Its credential files are the unit's, with the hubspot-* lines swapped for the commented
+    // Salesforce ones the unit shows.
+    let mut named: Vec<&str> = original
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split(CREDENTIALS).skip(1))
+        .map(|rest| {
+            rest.split(|c: char| c.is_whitespace() || c == '}')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    named.sort();
+    let unit = unit_text();
+    let mut swapped: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("LoadCredential=")
+                .filter(|v| !v.starts_with("hubspot-"))
+                .or_else(|| l.strip_prefix("#LoadCredential="))
+        })
+        .map(|v| v.split(':').next().unwrap())
+        .collect();
+    swapped.sort();
+    assert_eq!(named, swapped);
 }

@@ -172,6 +172,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 
 /// Parses and checks the file's own rules (not the mappings, not secrets).
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    refuse_earlier_sections(text, path)?;
     let mut field = None;
     let options = serde_saphyr::options! { with_snippet: false };
     let config: Config =
@@ -184,6 +185,36 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         .map_err(|source| syntax_error(path, source, field.as_deref()))?;
     check(&config, path)?;
     Ok(config)
+}
+
+/// Top-level sections of earlier releases, read only to say where they moved.
+#[derive(serde::Deserialize)]
+struct EarlierSections {
+    hubspot: Option<Spanned<serde::de::IgnoredAny>>,
+    asana: Option<Spanned<serde::de::IgnoredAny>>,
+}
+
+/// Refuses a config with `hubspot:` (now `crm:` with `type: hubspot`) or `asana:` (now `pm:`
+/// with `type: asana`) at the top level, naming the line, before the missing `crm:` or `pm:`
+/// would hide the reason. Text that is not a YAML mapping is left to the full parse to report.
+fn refuse_earlier_sections(text: &str, path: &Path) -> Result<(), ConfigError> {
+    let Ok(earlier) = serde_saphyr::from_str::<EarlierSections>(text) else {
+        return Ok(());
+    };
+    for (moved, old, new) in [
+        (earlier.hubspot, "hubspot", "crm:` with `type: hubspot"),
+        (earlier.asana, "asana", "pm:` with `type: asana"),
+    ] {
+        if let Some(at) = moved {
+            return Err(invalid(
+                path,
+                &at,
+                old,
+                format!("`{old}:` moved: write `{new}` as its first key (see the README, Configuration)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A YAML or shape error (syntax, unknown key, wrong type) as `file:line:column: field: message`.
@@ -255,19 +286,6 @@ fn routing_error(
 }
 
 fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
-    for (moved, old, new) in [
-        (&c.moved_hubspot, "hubspot", "crm:` with `type: hubspot"),
-        (&c.moved_asana, "asana", "pm:` with `type: asana"),
-    ] {
-        if let Some(at) = moved {
-            return Err(invalid(
-                path,
-                at,
-                old,
-                format!("`{old}:` moved: write `{new}` as its first key (see the README, Configuration)"),
-            ));
-        }
-    }
     if let Some(poll) = handoff_connector::ChangeSource::poll(c.crm.changes()) {
         let schedule = &poll.schedule;
         if let Err(e) = schedule.value.parse::<cron::Schedule>() {
@@ -393,6 +411,22 @@ mod tests {
         parse(text, Path::new("handoff.yaml"))
             .expect_err("config should be refused")
             .to_string()
+    }
+
+    #[test]
+    fn a_config_of_an_earlier_release_is_told_where_its_sections_moved() {
+        let text = "public_url: https://h.example.com/\nstate_dir: /tmp/h\nhubspot:\n  token: { env: T }\n  portal_id: 1\n";
+        let err = parse_err(text);
+        assert!(err.starts_with("handoff.yaml:4:3: hubspot: "), "{err}");
+        assert!(
+            err.contains("`hubspot:` moved: write `crm:` with `type: hubspot`"),
+            "{err}"
+        );
+        let err = parse_err("asana:\n  token: { env: T }\n");
+        assert!(
+            err.contains("`asana:` moved: write `pm:` with `type: asana`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -44,12 +44,6 @@ pub struct Config {
     /// Outgoing email (after-hours acknowledgements); see `smtp.rs`.
     #[serde(default)]
     pub smtp: Option<super::SmtpConfig>,
-    /// Sections of earlier releases, read only to say where they moved (`hubspot:` is now
-    /// `crm:` with `type: hubspot`, `asana:` is `pm:` with `type: asana`).
-    #[serde(default, rename = "hubspot")]
-    pub(crate) moved_hubspot: Option<Spanned<serde::de::IgnoredAny>>,
-    #[serde(default, rename = "asana")]
-    pub(crate) moved_asana: Option<Spanned<serde::de::IgnoredAny>>,
 }
 
 fn default_listen() -> SocketAddr {
