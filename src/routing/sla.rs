@@ -6,7 +6,7 @@
 //!
 //! ```yaml
 //! sla:
-//!   first_touch_statuses: [ATTEMPTED_TO_CONTACT, CONNECTED, IN_PROGRESS]   # hs_lead_status values that count as a touch
+//!   first_touch_statuses: [ATTEMPTED_TO_CONTACT, CONNECTED, IN_PROGRESS]   # mapped lead_status values that count as a touch
 //!   reject_reasons: { not_a_fit: "Not a fit", duplicate: "Duplicate", student_or_competitor: "Student / competitor", no_contact_info: "No contact info" }
 //!   policies:                         # first match wins over the mapped lead; none matching = no SLA
 //!     - name: demo_request
@@ -47,10 +47,10 @@ use super::engine::check_cond;
 use super::rules::{Cond, RoutingError};
 use super::spec::RawSla;
 
-/// The `hs_lead_status` values that count as a first touch when `first_touch_statuses` is not
-/// given (the CRM's default "Lead status" options; the CRM's docs on "Set up and use the lead status
-/// property": NEW, OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED,
-/// BAD_TIMING).
+/// The mapped `lead_status` values that count as a first touch when `first_touch_statuses` is
+/// not given. The shipped lead mappings map each CRM's lead status onto one vocabulary (NEW,
+/// OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED, BAD_TIMING,
+/// CONVERTED); these three of it mean someone reached out.
 pub const DEFAULT_FIRST_TOUCH_STATUSES: [&str; 3] =
     ["ATTEMPTED_TO_CONTACT", "CONNECTED", "IN_PROGRESS"];
 
@@ -111,7 +111,7 @@ pub struct SlaPolicy {
 /// The compiled `sla:` section.
 #[derive(Debug, Clone)]
 pub struct SlaConfig {
-    /// `hs_lead_status` values that count as a first touch (upper case).
+    /// Mapped `lead_status` values that count as a first touch (upper case).
     pub first_touch_statuses: BTreeSet<String>,
     /// Reject reasons, `code → label`.
     pub reject_reasons: BTreeMap<String, String>,
@@ -149,7 +149,7 @@ impl SlaConfig {
         self.policies.iter().find(|p| p.name == name)
     }
 
-    /// Whether `status` (an `hs_lead_status` value) counts as a first touch.
+    /// Whether `status` (a mapped `lead_status` value) counts as a first touch.
     pub fn is_first_touch_status(&self, status: &str) -> bool {
         self.first_touch_statuses
             .contains(&status.trim().to_ascii_uppercase())

@@ -35,7 +35,7 @@
 //!     manager: m@example.com          # overrides the pool team's first manager
 //! fallback: { owner: revops-queue@example.com }   # required: nobody is ever left unowned
 //! sla:                                # speed-to-lead (optional; see `sla.rs`)
-//!   first_touch_statuses: [ATTEMPTED_TO_CONTACT, CONNECTED, IN_PROGRESS]   # hs_lead_status values that count as a touch
+//!   first_touch_statuses: [ATTEMPTED_TO_CONTACT, CONNECTED, IN_PROGRESS]   # mapped lead_status values that count as a touch
 //!   reject_reasons: { not_a_fit: "Not a fit", duplicate: "Duplicate" }      # code: label (Slack "Reject" menu)
 //!   policies:                         # first match wins; no match = no SLA
 //!     - name: demo_request            # required, unique
