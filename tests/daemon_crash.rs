@@ -106,7 +106,7 @@ async fn a_sigkilled_daemon_loses_nothing_and_duplicates_nothing(crm: CrmKind) {
             CrmKind::Salesforce => "* * * * * *".into(),
         },
         webhook_proxy: true,
-        crm,
+        ..Options::on(crm)
     })
     .await;
     let accounts: Vec<String> = (0..5)

@@ -109,13 +109,18 @@ async fn owner_changes(env: &TestEnv, record: &str) -> Vec<Value> {
     }
 }
 
-/// The counter line `handoff_owner_changes_total{action="…",system="…"} N`, if exported.
-fn counter(metrics: &str, action: &str, system: &str) -> Option<f64> {
+/// The counter line `handoff_owner_changes_total{crm="…",action="…",system="…"} N` of the
+/// test's CRM, if exported. The registry is the test process's, shared by both CRMs' runs of a
+/// test; the `crm` label keeps their counts apart, and each CRM's run is the only one of its
+/// test to change an owner.
+fn counter(env: &TestEnv, metrics: &str, action: &str, system: &str) -> Option<f64> {
+    let crm = env.crm.system();
     metrics
         .lines()
         .filter(|l| l.starts_with("handoff_owner_changes_total{"))
         .find(|l| {
-            l.contains(&format!("action=\"{action}\""))
+            l.contains(&format!("crm=\"{crm}\""))
+                && l.contains(&format!("action=\"{action}\""))
                 && l.contains(&format!("system=\"{system}\""))
         })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
@@ -200,9 +205,10 @@ async fn automation_reassigning_an_mql_lead_is_reverted_audited_and_counted(crm:
         }
     }
     let metrics = env.metrics_text().await;
-    assert!(
-        counter(&metrics, "reverted", "marketing").is_some_and(|n| n >= 1.0),
-        "counted (the registry is the test process's, shared by both CRMs' runs): {metrics}"
+    assert_eq!(
+        counter(&env, &metrics, "reverted", "marketing"),
+        Some(1.0),
+        "{metrics}"
     );
 
     let state = lead_of_record(&mut env, &record).await;
@@ -239,9 +245,10 @@ async fn with_flag_an_automation_change_is_audited_and_the_manager_told_but_not_
         "no DM to {manager}"
     );
     let metrics = env.metrics_text().await;
-    assert!(
-        counter(&metrics, "flagged", "marketing").is_some_and(|n| n >= 1.0),
-        "counted (the registry is the test process's, shared by both CRMs' runs): {metrics}"
+    assert_eq!(
+        counter(&env, &metrics, "flagged", "marketing"),
+        Some(1.0),
+        "{metrics}"
     );
 
     let state = lead_of_record(&mut env, &record).await;
@@ -271,9 +278,10 @@ async fn a_rep_reassigning_an_sql_lead_in_the_crm_is_accepted_and_followed(crm: 
     assert_eq!(d["stage"], "SQL");
     assert_eq!(env.lead_owner(&id), Some(new_owner.clone()));
     let metrics = env.metrics_text().await;
-    assert!(
-        counter(&metrics, "accepted", "crm").is_some_and(|n| n >= 1.0),
-        "counted (the registry is the test process's, shared by both CRMs' runs): {metrics}"
+    assert_eq!(
+        counter(&env, &metrics, "accepted", "crm"),
+        Some(1.0),
+        "{metrics}"
     );
 
     let state = lead_of_record(&mut env, &record).await;

@@ -2,6 +2,8 @@
 //!
 //! * A lead converted in Salesforce while its SLA runs stops cleanly: audited `converted`, its
 //!   SLA timers cancelled, nothing written to the read-only lead, nothing dead-lettered.
+//! * A conversion the change feed never brings (a late commit) stops the SLA when the
+//!   reassignment reads the lead before writing to it.
 //! * The session expires while the daemon works: one token refresh, and the work goes on.
 //! * The org's daily API allocation runs out in the middle of an SLA reassignment: the read and
 //!   the writes wait (well past `delivery.max_attempts`), nothing is dead-lettered, and the
@@ -24,7 +26,12 @@ const T0_MS: i64 = 1_795_521_600_000;
 
 /// A daemon on Salesforce, routing by [`WEST_SLA_RULES`] on a manual clock at [`T0_MS`].
 async fn start() -> (TestEnv, Arc<ManualClock>) {
-    let mut env = TestEnv::new(Options::on(CrmKind::Salesforce)).await;
+    start_with(Options::on(CrmKind::Salesforce)).await
+}
+
+/// [`start`] with `opts`.
+async fn start_with(opts: Options) -> (TestEnv, Arc<ManualClock>) {
+    let mut env = TestEnv::new(opts).await;
     env.use_rules(WEST_SLA_RULES, "");
     let clock = Arc::new(ManualClock::new(T0_MS));
     env.clock = Some(clock.clone());
@@ -44,6 +51,17 @@ async fn routed(env: &TestEnv, email: &str) -> String {
     );
     env.wait_idle(WAIT, Duration::from_millis(300)).await;
     id
+}
+
+/// `handoff_rate_limit_waits_total{kind="change"}`: changes put back to wait for the
+/// allocation (0 before the first).
+async fn rate_limit_waits(env: &TestEnv) -> f64 {
+    env.metrics_text()
+        .await
+        .lines()
+        .find(|l| l.starts_with("handoff_rate_limit_waits_total{kind=\"change\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 async fn advance(env: &TestEnv, clock: &ManualClock, by: Duration) {
@@ -88,6 +106,39 @@ async fn a_lead_converted_while_its_sla_runs_stops_cleanly() {
     assert!(env.dead_letters().await.is_empty());
 }
 
+/// The conversion never reaches the change feed (stamped before the poll's window, as a late
+/// commit can be): the reassignment timer finds it when it reads the lead before writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversion_the_poll_has_not_seen_stops_the_reassignment() {
+    let (env, clock) = start().await;
+    let id = routed(&env, "unseen@northwind-traders.io").await;
+    let record = env.lead_key(&id);
+    let writes_before = env.salesforce.history("Lead", &id).len();
+
+    env.salesforce.set_clock(Some(T0_MS - 3_600_000));
+    env.salesforce.convert_lead(&id, true).unwrap();
+    env.follow_clock();
+    advance(&env, &clock, 2 * MIN).await;
+    assert!(
+        env.audit_events(&record, "converted").await.is_empty(),
+        "the poll saw the conversion: this test needs it unseen"
+    );
+
+    // Reminder at 5 minutes, breach at 10, reassignment due at 20.
+    for _ in 0..4 {
+        advance(&env, &clock, 5 * MIN).await;
+    }
+    let converted = env.wait_audit(&record, "converted", WAIT).await;
+    assert_eq!(converted.len(), 1, "{:?}", env.audit(&record).await);
+    assert!(env.audit_events(&record, "sla_reassigned").await.is_empty());
+    assert_eq!(
+        env.salesforce.history("Lead", &id).len(),
+        writes_before,
+        "nothing written to the converted lead"
+    );
+    assert!(env.dead_letters().await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_is_refreshed_once_and_the_work_goes_on() {
     let mut env = TestEnv::new(Options::on(CrmKind::Salesforce)).await;
@@ -117,7 +168,13 @@ async fn an_expired_session_is_refreshed_once_and_the_work_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_daily_allocation_delays_a_reassignment_and_dead_letters_nothing() {
-    let (env, clock) = start().await;
+    // Two tries before a dead letter, so that a few waits (each one `limit_wait_s` in the
+    // client, five times, before the daemon takes it back) outnumber them.
+    let (env, clock) = start_with(Options {
+        max_attempts: 2,
+        ..Options::on(CrmKind::Salesforce)
+    })
+    .await;
     let id = routed(&env, "quota@northwind-traders.io").await;
     let record = env.lead_key(&id);
     let first = env.lead_owner_email(&id).unwrap();
@@ -127,9 +184,19 @@ async fn an_exhausted_daily_allocation_delays_a_reassignment_and_dead_letters_no
     // The org has used its whole allocation: every API call is refused.
     let (used, max) = env.salesforce.api_usage();
     env.salesforce.set_daily_limit(used);
+    let waits_before = rate_limit_waits(&env).await;
     clock.advance(10 * MIN); // the reassignment falls due: it must read and write the lead
     env.follow_clock();
-    tokio::time::sleep(Duration::from_secs(12)).await; // ~10 retries: past max_attempts (8)
+    // More waits than `delivery.max_attempts` (2) tries would allow.
+    let mut waits = 0.0;
+    for _ in 0..120 {
+        waits = rate_limit_waits(&env).await - waits_before;
+        if waits > 3.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(waits > 3.0, "only {waits} waits for the allocation");
     assert!(env.audit_events(&record, "sla_reassigned").await.is_empty());
     assert_eq!(env.lead_owner_email(&id).as_deref(), Some(first.as_str()));
     assert!(

@@ -22,7 +22,24 @@ fn lead_mapping() -> Mapping {
 #[test]
 fn every_shipped_mapping_parses_and_reads_or_writes_one_crm() {
     let all = load_dir(&mappings_dir()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(all.len() >= 5, "{all:?}");
+    let mut names: Vec<&str> = all.iter().map(Mapping::name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "hubspot-company-to-account",
+            "hubspot-contact-to-lead",
+            "hubspot-deal-to-onboarding",
+            "lead-to-hubspot-contact",
+            "lead-to-salesforce-lead",
+            "onboarding-to-hubspot-ticket",
+            "onboarding-to-salesforce-case",
+            "salesforce-account-to-account",
+            "salesforce-lead-to-lead",
+            "salesforce-opportunity-to-onboarding",
+            "salesforce-task-to-activity",
+        ]
+    );
     for m in &all {
         let (from, to) = (m.source().system.as_str(), m.target().system.as_str());
         assert!(
@@ -79,6 +96,60 @@ fn the_hubspot_deal_mapping_says_won_only_for_the_won_stage() {
         m.apply(&deal("appointmentscheduled")).record["won"],
         "false"
     );
+}
+
+#[test]
+fn the_salesforce_lead_mapping_routes_queue_owned_leads_and_sees_conversions() {
+    let m = mapping("salesforce-lead-to-lead");
+    let lead = |owner: &str, status: &str, converted: bool| {
+        json!({"id": "00Q000000000001AAA", "properties": {
+            "FirstName": "Maria", "LastName": "Jones", "Company": "Acme Widgets",
+            "Email": "Maria.Jones@Acme-Widgets.com", "Website": "www.acme-widgets.com",
+            "Country": "United Kingdom", "Phone": "020 7946 0958", "Status": status,
+            "HasOptedOutOfEmail": false, "OwnerId": owner, "IsConverted": converted,
+            "NumberOfEmployees": 1200, "LeadSource": "Web"}})
+    };
+    let queued = m.apply(&lead("00G000000000001AAA", "Open - Not Contacted", false));
+    assert!(queued.passed(), "{:?}", queued.gates);
+    let r = &queued.record;
+    assert_eq!(r["lifecycle_stage"], "MQL");
+    assert_eq!(r["lead_status"], "NEW");
+    assert_eq!(r["consent"], "granted");
+    assert_eq!(r["company_domain"], "acme-widgets.com");
+    assert_eq!(r["employees"], json!(1200));
+    assert!(
+        r.get("owner_id").is_none(),
+        "a queue's lead waits for routing"
+    );
+    let owned = m.apply(&lead("005000000000001AAA", "Working - Contacted", false));
+    assert_eq!(owned.record["owner_id"], "005000000000001AAA");
+    assert_eq!(owned.record["lead_status"], "IN_PROGRESS");
+    let converted = m.apply(&lead("005000000000001AAA", "Closed - Converted", true));
+    assert!(handoff_truthy(&converted.record["converted"]));
+    assert_eq!(converted.record["lead_status"], "CONVERTED");
+}
+
+#[test]
+fn the_salesforce_opportunity_mapping_says_won_from_is_won() {
+    let m = mapping("salesforce-opportunity-to-onboarding");
+    let opp = |stage: &str, won: bool| {
+        json!({"id": "006000000000001AAA", "properties": {"Name": "Acme renewal", "Amount": 4821.5,
+            "StageName": stage, "IsWon": won, "CloseDate": "2026-11-19", "AccountId": "001000000000001AAA"}})
+    };
+    let won = m.apply(&opp("Closed Won", true));
+    assert!(won.passed(), "{:?}", won.gates);
+    assert!(handoff_truthy(&won.record["won"]));
+    assert_eq!(won.record["amount"], json!(4821.5));
+    // A renamed won stage is still won: the stage's IsWon decides, not its label.
+    assert!(handoff_truthy(&m.apply(&opp("Signed", true)).record["won"]));
+    assert!(!handoff_truthy(
+        &m.apply(&opp("Closed Lost", false)).record["won"]
+    ));
+}
+
+/// How the flows read a mapped flag (`true`, `"true"`, 1).
+fn handoff_truthy(v: &Value) -> bool {
+    matches!(v, Value::Bool(true)) || v == "true" || v == 1
 }
 
 #[test]

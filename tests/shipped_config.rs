@@ -206,8 +206,12 @@ fn missing_credential_names_the_field_and_file_not_a_value() {
         Ok(_) => panic!("secrets resolved from an empty folder"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("crm.token"), "{err}");
+    assert!(err.contains(": crm.token: "), "{err}");
     assert!(err.contains("hubspot-token"), "{err}");
+    assert!(
+        !err.contains("misconfigured"),
+        "says what to fix, once: {err}"
+    );
 }
 
 #[test]

@@ -126,7 +126,17 @@ impl<'de> Deserialize<'de> for CrmSection {
                 let rest = de::value::MapAccessDeserializer::new(map);
                 match kind.as_str() {
                     "hubspot" => Deserialize::deserialize(rest).map(CrmSection::HubSpot),
-                    "salesforce" => Deserialize::deserialize(rest).map(CrmSection::Salesforce),
+                    "salesforce" => {
+                        let section: handoff_salesforce::SalesforceSection =
+                            Deserialize::deserialize(rest)?;
+                        // Checks serde cannot make (ranges, id forms, org id with webhooks),
+                        // here so `handoff validate` makes them with the section's position.
+                        section.validate().map_err(|e| match e {
+                            ConnectorError::Config { reason, .. } => de::Error::custom(reason),
+                            other => de::Error::custom(other),
+                        })?;
+                        Ok(CrmSection::Salesforce(section))
+                    }
                     other => Err(de::Error::unknown_variant(other, CRM_TYPES)),
                 }
             }

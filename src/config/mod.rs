@@ -80,9 +80,28 @@ pub struct Loaded {
     pub mappings: Vec<crate::mapping::Mapping>,
     /// The compiled `lead_handoff.rules`, when configured.
     pub rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
+    /// [`Loaded::fields_by_object`], worked out once: the worker asks for it on every change.
+    fields: FieldsByObject,
 }
 
 impl Loaded {
+    /// A checked config with its mappings and rules; works out the fields to read once.
+    pub fn new(
+        path: PathBuf,
+        config: Config,
+        mappings: Vec<crate::mapping::Mapping>,
+        rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
+    ) -> Self {
+        let fields = read_fields(&config, &mappings);
+        Self {
+            path,
+            config,
+            mappings,
+            rules,
+            fields,
+        }
+    }
+
     /// The routing rules of `lead_handoff.rules`, when configured (compiled at [`load`]).
     pub fn rules(&self) -> Option<&crate::routing::RuleSet> {
         self.rules.as_deref()
@@ -91,32 +110,16 @@ impl Loaded {
     /// The fields to read from the CRM, by object: every `properties.<field>` the inbound
     /// mappings (lead, account, activity, deal) read from that object. The connectors read
     /// these (plus what they need themselves) on every poll and read.
-    pub fn fields_by_object(&self) -> FieldsByObject {
-        let c = &self.config;
-        let mut names = vec![
-            &c.lead_handoff.mapping,
-            &c.lead_handoff.account_mapping,
-            &c.closed_won.mapping,
-        ];
-        names.extend(c.lead_handoff.activity_mapping.as_ref());
-        let mut out = FieldsByObject::new();
-        for name in names {
-            let Some(m) = self.mappings.iter().find(|m| m.name() == name.value) else {
-                continue;
-            };
-            let fields: &mut Vec<String> = out.entry(m.source().object.clone()).or_default();
-            for f in m.source_fields() {
-                if !fields.contains(&f) {
-                    fields.push(f);
-                }
-            }
-        }
-        out
+    pub fn fields_by_object(&self) -> &FieldsByObject {
+        &self.fields
     }
 
     /// [`Loaded::fields_by_object`] of one object (empty: no mapping reads it).
-    pub fn fields_for(&self, object: &str) -> Vec<String> {
-        self.fields_by_object().remove(object).unwrap_or_default()
+    pub fn fields_for(&self, object: &str) -> &[String] {
+        self.fields
+            .get(object)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The mapping named `name` (checked to exist at load).
@@ -162,12 +165,30 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             .map_err(|e| routing_error(path, rules, e))?;
         rule_set = Some(std::sync::Arc::new(set));
     }
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        config,
-        mappings,
-        rules: rule_set,
-    })
+    Ok(Loaded::new(path.to_path_buf(), config, mappings, rule_set))
+}
+
+/// The fields the inbound mappings the config names read, by source object.
+fn read_fields(c: &Config, mappings: &[crate::mapping::Mapping]) -> FieldsByObject {
+    let mut names = vec![
+        &c.lead_handoff.mapping,
+        &c.lead_handoff.account_mapping,
+        &c.closed_won.mapping,
+    ];
+    names.extend(c.lead_handoff.activity_mapping.as_ref());
+    let mut out = FieldsByObject::new();
+    for name in names {
+        let Some(m) = mappings.iter().find(|m| m.name() == name.value) else {
+            continue;
+        };
+        let fields: &mut Vec<String> = out.entry(m.source().object.clone()).or_default();
+        for f in m.source_fields() {
+            if !fields.contains(&f) {
+                fields.push(f);
+            }
+        }
+    }
+    out
 }
 
 /// Parses and checks the file's own rules (not the mappings, not secrets).
@@ -427,6 +448,40 @@ mod tests {
             err.contains("`asana:` moved: write `pm:` with `type: asana`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn salesforce_settings_out_of_range_are_refused_at_load_naming_the_field() {
+        const SALESFORCE: &str = include_str!("../sandbox/handoff-salesforce.yaml");
+        parse(SALESFORCE, Path::new("handoff.yaml")).unwrap();
+        let text = SALESFORCE.replace(
+            "  requests_per_second: 20\n",
+            "  requests_per_second: 20\n  daily_api_share: 1.5\n",
+        );
+        let err = parse_err(&text);
+        assert!(err.starts_with("handoff.yaml:"), "{err}");
+        assert!(
+            err.contains("crm.daily_api_share: must be above 0 and at most 1"),
+            "{err}"
+        );
+        let text = SALESFORCE.replace("  changes:\n", "  changes:\n    - webhook\n");
+        assert!(parse_err(&text).contains("crm.organization_id: required with `webhook`"));
+    }
+
+    #[test]
+    fn a_change_source_list_that_turns_intake_off_or_polls_twice_is_refused() {
+        let empty = BUNDLED.replace(
+            &BUNDLED[BUNDLED.find("  changes:").unwrap()..BUNDLED.find("pm:").unwrap()],
+            "  changes: []\n",
+        );
+        let err = parse_err(&empty);
+        assert!(err.contains("crm.changes: no change source"), "{err}");
+        let twice = BUNDLED.replace(
+            "  changes:\n",
+            "  changes:\n    - poll: { objects: [deals] }\n",
+        );
+        let err = parse_err(&twice);
+        assert!(err.contains("may each appear once"), "{err}");
     }
 
     #[test]

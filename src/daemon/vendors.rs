@@ -26,16 +26,28 @@ pub const SLACK_INTERACTIVITY_PATH: &str = "slack/interactivity";
 pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
     let c = &loaded.config;
     let path = &loaded.path;
+    // A connector's config error names its field (`crm.token: …`): keep it as the field.
     let connector = |section: &'static str| {
-        move |e: ConnectorError| ConfigError::Secret {
-            path: path.clone(),
-            field: section.to_string(),
-            message: e.to_string(),
+        move |e: ConnectorError| {
+            let (field, message) = match &e {
+                ConnectorError::Config { reason, .. } => match reason.split_once(": ") {
+                    Some((field, message)) if field.starts_with(section) => {
+                        (field.to_string(), message.to_string())
+                    }
+                    _ => (section.to_string(), reason.clone()),
+                },
+                other => (section.to_string(), other.to_string()),
+            };
+            ConfigError::Secret {
+                path: path.clone(),
+                field,
+                message,
+            }
         }
     };
     let crm = c
         .crm
-        .connect(&loaded.fields_by_object())
+        .connect(loaded.fields_by_object())
         .map_err(connector("crm"))?;
     let pm = c.pm.connect().map_err(connector("pm"))?;
     let signing_secret =

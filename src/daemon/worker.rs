@@ -111,21 +111,21 @@ impl Worker {
         retry_after: Option<Duration>,
     ) -> Result<(), crate::state::StateError> {
         let now = handoff_connector::now_ms();
-        let limited = class == ErrorClass::RateLimited;
+        let limited = !class.counts_as_attempt();
         let retryable = limited || class == ErrorClass::Retryable;
-        let attempts = if limited {
-            entry.attempts
-        } else {
-            entry.attempts + 1
-        };
+        let attempts = entry.attempts + u32::from(!limited);
         if retryable && (limited || attempts < self.max_attempts) {
             let delay = retry_after.unwrap_or_else(|| backoff(attempts));
+            if limited {
+                metrics::counter!("handoff_rate_limit_waits_total", "kind" => "change")
+                    .increment(1);
+            }
             tracing::warn!(record = %entry.change.record_key(), attempts, error = reason, "change will be retried");
             self.store.inbox_retry_later(
                 entry.clone(),
                 reason,
                 now + delay.as_millis() as i64,
-                !limited,
+                attempts,
             )
         } else {
             tracing::error!(record = %entry.change.record_key(), attempts, error = reason, "change moved to dead letters");
@@ -151,7 +151,7 @@ impl Worker {
         let mut out = HashMap::new();
         for (object_type, ids) in wanted {
             let fields = self.flows.loaded.fields_for(&object_type);
-            for record in self.crm.read(&object_type, &ids, &fields).await? {
+            for record in self.crm.read(&object_type, &ids, fields).await? {
                 out.insert((object_type.clone(), record.id.clone()), record);
             }
         }

@@ -31,7 +31,7 @@ pub(super) async fn decide(
     if flag(&mapped.record, "converted") {
         return Ok(converted(env, state));
     }
-    if let Some(decided) = ownership::check(flows, env, change, contact, &state).await? {
+    if let Some(decided) = ownership::check(flows, env, change, &mapped.record, &state).await? {
         return Ok(decided);
     }
     first_touch::from_crm(flows, env, state, &mapped.record)
@@ -40,7 +40,7 @@ pub(super) async fn decide(
 /// A lead converted in the CRM while handoff tracked it: an open lead stops its SLA (the
 /// pending timers are cancelled, the lead of record becomes `Converted`), and the conversion
 /// is audited once. Nothing is written to the CRM: a converted lead is read-only.
-fn converted(env: &Env<'_>, state: LeadState) -> Completion {
+pub(super) fn converted(env: &Env<'_>, state: LeadState) -> Completion {
     if !state.is_open() {
         return Completion::default();
     }
@@ -59,15 +59,11 @@ fn converted(env: &Env<'_>, state: LeadState) -> Completion {
             "policy": state.policy,
         }),
     );
-    let cancel_timers = sla::timer_keys(&state.record_key, state.assignments);
     super::count("lead_handoff", "converted");
-    let state = LeadState {
-        status: LeadStatus::Converted { at_ms: env.now_ms },
-        ..state
-    };
+    let (entry, cancel_timers) = sla::end(state, LeadStatus::Converted { at_ms: env.now_ms });
     Completion {
         audit: vec![audit],
-        state: vec![state.entry()],
+        state: vec![entry],
         cancel_timers,
         ..Completion::default()
     }

@@ -23,6 +23,7 @@ use super::lead_state::{LeadState, LeadStatus};
 use super::{sla, Env, FlowError, Flows};
 use crate::routing::sla::{business_ms_between, SlaConfig};
 use crate::state::{AuditEntry, Completion, StepStatus};
+use handoff_connector::time::parse_ms;
 use handoff_connector::{ObjectKind, Record};
 use serde_json::{json, Map, Value};
 
@@ -78,40 +79,19 @@ pub(crate) fn touch(
             "met": met,
         }),
     );
-    let cancel_timers = sla::timer_keys(&state.record_key, state.assignments);
-    let state = LeadState {
-        status: LeadStatus::Touched {
+    let (entry, cancel_timers) = sla::end(
+        state,
+        LeadStatus::Touched {
             at_ms: touched_ms,
             by: by.to_string(),
         },
-        ..state
-    };
+    );
     Completion {
         audit: vec![audit],
-        state: vec![state.entry()],
+        state: vec![entry],
         cancel_timers,
         ..Completion::default()
     }
-}
-
-/// A CRM timestamp as UTC ms: ISO 8601 / RFC 3339 (`2026-11-24T15:00:00.000Z`), the
-/// `2026-11-24T15:00:00.000+0000` form, or epoch ms.
-pub(crate) fn parse_time_ms(value: &str) -> Option<i64> {
-    let v = value.trim();
-    v.parse::<i64>()
-        .ok()
-        .or_else(|| {
-            v.parse::<jiff::Timestamp>()
-                .ok()
-                .map(|t| t.as_millisecond())
-        })
-        .or_else(|| {
-            jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", v)
-                .ok()?
-                .to_timestamp()
-                .ok()
-                .map(|t| t.as_millisecond())
-        })
 }
 
 /// Whether the lead change shows a first touch of the open lead `state` (`lead` is the lead
@@ -126,7 +106,7 @@ pub(crate) fn from_crm(
         return Ok(Completion::default());
     }
     if let Some(at) = super::field(lead, "last_contacted_at")
-        .and_then(parse_time_ms)
+        .and_then(parse_ms)
         .filter(|at| *at > state.assigned_ms)
     {
         return Ok(touch(flows, env, state, "activity", at));
@@ -164,7 +144,7 @@ pub(crate) fn from_activity(
     let Some(state) = super::lead_state::load(env.store, &lead.to_string())? else {
         return Ok(Completion::default());
     };
-    let at = super::field(&mapped.record, "at").and_then(parse_time_ms);
+    let at = super::field(&mapped.record, "at").and_then(parse_ms);
     match at {
         Some(at) if state.is_open() && at > state.assigned_ms => {
             Ok(touch(flows, env, state, "activity", at))
@@ -181,23 +161,4 @@ fn owner_write_done(env: &Env<'_>, state: &LeadState) -> Result<bool, FlowError>
             .iter()
             .any(|st| st.name == "assign_owner" && st.status == StepStatus::Done)
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_contacted_parses_as_iso_or_ms() {
-        assert_eq!(parse_time_ms("1700000000000"), Some(1_700_000_000_000));
-        assert_eq!(
-            parse_time_ms("2023-11-14T22:13:20.000Z"),
-            Some(1_700_000_000_000)
-        );
-        assert_eq!(
-            parse_time_ms("2023-11-14T22:13:20.000+0000"),
-            Some(1_700_000_000_000)
-        );
-        assert_eq!(parse_time_ms("yesterday"), None);
-    }
 }

@@ -99,7 +99,7 @@ impl Env<'_> {
         let fields = flows.loaded.fields_for(&key.object);
         Ok(self
             .crm
-            .read(&key.object, std::slice::from_ref(&key.id), &fields)
+            .read(&key.object, std::slice::from_ref(&key.id), fields)
             .await?
             .into_iter()
             .next())

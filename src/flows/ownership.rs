@@ -26,7 +26,7 @@
 //!
 //! Every decision writes the audit entry `owner_change` (`{action, system, source_type, stage,
 //! from_owner_id, to_owner_id, system_of_record, source_id, changed_at_ms}`), counts
-//! `handoff_owner_changes_total{action, system}`, and records the history entry as handled
+//! `handoff_owner_changes_total{crm, action, system}`, and records the history entry as handled
 //! (flow state `owner-change:<record_key>:<history ms>`), so the same change seen twice (webhook
 //! and poll, or a later unrelated edit of the contact) is decided once.
 
@@ -35,8 +35,8 @@ use super::writes::LeadUpdate;
 use super::{field, Env, FlowError, Flows};
 use crate::config::ownership::{OnViolation, UNKNOWN_SYSTEM};
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{Change, IdempotencyKey, Record, RecordKey};
-use serde_json::{json, Value};
+use handoff_connector::{Change, IdempotencyKey, RecordKey};
+use serde_json::{json, Map, Value};
 
 /// The `ownership.systems` name of handoff's own writes; changes it made are never judged.
 pub const HANDOFF_SYSTEM: &str = "handoff";
@@ -60,8 +60,8 @@ pub fn handled_key(record_key: &str, changed_at_ms: i64) -> String {
     format!("owner-change:{record_key}:{changed_at_ms}")
 }
 
-/// Judges the owner of the CRM lead `contact` (as just read, after `change`) against the lead
-/// of record `lead` (see the module docs). `Ok(None)` when there is nothing to decide (no
+/// Judges the owner of the CRM lead `mapped` (the lead mapping's output for the record as just
+/// read, after `change`) against the lead of record `lead` (see the module docs). `Ok(None)` when there is nothing to decide (no
 /// `ownership:` config, owners agree, handoff's own write, ungoverned stage, already decided,
 /// lead recycled or rejected); otherwise the completion to commit.
 ///
@@ -71,7 +71,7 @@ pub async fn check(
     flows: &Flows,
     env: &Env<'_>,
     change: &Change,
-    contact: &Record,
+    mapped: &Map<String, Value>,
     lead: &LeadState,
 ) -> Result<Option<Completion>, FlowError> {
     let Some(cfg) = flows.loaded.config.ownership.as_ref() else {
@@ -83,8 +83,7 @@ pub async fn check(
     ) {
         return Ok(None);
     }
-    let mapped = flows.map_lead(contact);
-    let crm_owner = field(&mapped.record, "owner_id").unwrap_or("").to_string();
+    let crm_owner = field(mapped, "owner_id").unwrap_or("").to_string();
     if crm_owner == lead.owner_id {
         return Ok(None);
     }
@@ -105,7 +104,7 @@ pub async fn check(
     if system == HANDOFF_SYSTEM {
         return Ok(None);
     }
-    let stage = field(&mapped.record, "lifecycle_stage").unwrap_or("");
+    let stage = field(mapped, "lifecycle_stage").unwrap_or("");
     let Some(owner_system) = cfg.system_of_record(stage) else {
         return Ok(None);
     };
@@ -196,6 +195,7 @@ pub async fn check(
     ));
     metrics::counter!(
         "handoff_owner_changes_total",
+        "crm" => env.crm.system(),
         "action" => action,
         "system" => system.to_string()
     )

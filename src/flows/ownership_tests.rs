@@ -142,9 +142,15 @@ async fn run(
         crm,
         now_ms: NOW,
     };
-    check(flows, &env, &change(), contact, &lead())
-        .await
-        .unwrap()
+    check(
+        flows,
+        &env,
+        &change(),
+        &flows.map_lead(contact).record,
+        &lead(),
+    )
+    .await
+    .unwrap()
 }
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -304,10 +310,16 @@ async fn nothing_is_decided_when_owners_agree_or_the_change_is_not_judged() {
         at_ms: 1,
         reason: "sla_expired".into(),
     };
-    assert!(check(&f, &env, &change(), &contact(MQL, OTHER), &recycled)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(check(
+        &f,
+        &env,
+        &change(),
+        &f.map_lead(&contact(MQL, OTHER)).record,
+        &recycled
+    )
+    .await
+    .unwrap()
+    .is_none());
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 //!    (a disqualified status and a custom reason field, as the mapping says);
 //! 2. `chat.update` of the DM: who rejected it and why (the controls are gone).
 //!
-//! In the same commit: the [`LeadState`] becomes `Rejected` and its pending SLA timers are
+//! In the same commit: the [`super::lead_state::LeadState`] becomes `Rejected` and its pending SLA timers are
 //! cancelled; audit `rejected` and `recycled` (by `reject`); counters
 //! `handoff_leads_rejected_total{reason}` and `handoff_leads_recycled_total{reason}` (reason
 //! codes come from the config, so the labels are bounded). An unknown reason code or a value
@@ -17,7 +17,7 @@
 
 use super::claim::{self, OBJECT_TYPE};
 use super::lead::message::{parse_lead_ref, REJECT_ACTION};
-use super::lead_state::{self, LeadState, LeadStatus};
+use super::lead_state::{self, LeadStatus};
 use super::writes::LeadUpdate;
 use super::{count, sla, Env, FlowError, Flows};
 use crate::routing::sla::SlaConfig;
@@ -111,15 +111,14 @@ pub(super) fn decide(flows: &Flows, env: &Env<'_>, pick: &Record) -> Result<Comp
     count("reject", "rejected");
     let (state_entries, cancel_timers) = match state {
         Some(s) => {
-            let cancel = sla::timer_keys(&s.record_key, s.assignments);
-            let s = LeadState {
-                status: LeadStatus::Rejected {
+            let (entry, cancel) = sla::end(
+                s,
+                LeadStatus::Rejected {
                     at_ms: env.now_ms,
                     reason: code.to_string(),
                 },
-                ..s
-            };
-            (vec![s.entry()], cancel)
+            );
+            (vec![entry], cancel)
         }
         None => (Vec::new(), Vec::new()),
     };

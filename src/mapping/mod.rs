@@ -38,7 +38,7 @@ mod path;
 mod phone;
 mod plan;
 mod spec;
-mod transform;
+pub(crate) mod transform;
 mod value;
 
 use std::fmt;

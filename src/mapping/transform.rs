@@ -176,7 +176,7 @@ fn number(text: &str) -> Result<Number, String> {
 }
 
 /// The host of an email address or URL, lower case, without `www.`, a port or a trailing dot.
-fn domain(text: &str) -> Option<String> {
+pub(crate) fn domain(text: &str) -> Option<String> {
     let mut s = text.trim();
     if let Some(idx) = s.find("://") {
         s = &s[idx + 3..];

@@ -23,8 +23,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often a PM tool's creation job is polled, and for how long.
-const JOB_POLL: Duration = Duration::from_millis(200);
+/// How long a PM tool's creation job is polled (every [`ProjectTool::job_poll_interval`])
+/// before the step is retried later.
 const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The vendors behind [`Effects`].
@@ -112,7 +112,7 @@ impl VendorEffects {
                     ),
                 });
             }
-            tokio::time::sleep(JOB_POLL).await;
+            tokio::time::sleep(self.pm.job_poll_interval()).await;
         }
     }
 
@@ -247,3 +247,7 @@ impl Effects for VendorEffects {
         Box::pin(self.run(action, key, outcome_unknown))
     }
 }
+
+#[cfg(all(test, feature = "emulators"))]
+#[path = "effects_tests.rs"]
+mod tests;

@@ -206,10 +206,11 @@ pub async fn run_saga(
                 store.save_saga(&saga, &[audit], false).await?;
             }
             Err(e) => {
-                // A vendor's rate limit or daily allocation only delays a step: waiting for
-                // the budget is no attempt, so it never sends a saga to dead letters.
-                if e.class() != handoff_connector::ErrorClass::RateLimited {
+                if e.class().counts_as_attempt() {
                     saga.attempts += 1;
+                } else {
+                    metrics::counter!("handoff_rate_limit_waits_total", "kind" => "step")
+                        .increment(1);
                 }
                 let reason = format!("{name}: {e}");
                 if !e.is_retryable() || saga.attempts >= max_attempts {

@@ -109,12 +109,7 @@ pub fn bundled_config_for(crm: CrmChoice) -> Result<Loaded, config::ConfigError>
             })?;
         config::compile_after_hours(ack, &path, ACK_TEMPLATE, lead.target_fields())?;
     }
-    Ok(Loaded {
-        path,
-        config,
-        mappings,
-        rules: None,
-    })
+    Ok(Loaded::new(path, config, mappings, None))
 }
 
 /// The rule set the sandbox routes with (`examples/routing.yaml`, embedded).

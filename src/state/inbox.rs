@@ -137,18 +137,16 @@ impl Store {
         self.inner.inbox.len()
     }
 
-    /// Records a failed attempt on an inbox entry: it is retried at `not_before_ms`. With
-    /// `count_attempt` false (a wait for a vendor's rate budget), the attempt count stays.
+    /// Records a failed try of an inbox entry: it is retried at `not_before_ms`, with
+    /// `attempts` tries counted so far.
     pub fn inbox_retry_later(
         &self,
         mut entry: InboxEntry,
         error: &str,
         not_before_ms: i64,
-        count_attempt: bool,
+        attempts: u32,
     ) -> Result<(), StateError> {
-        if count_attempt {
-            entry.attempts += 1;
-        }
+        entry.attempts = attempts;
         entry.not_before_ms = not_before_ms;
         entry.last_error = Some(error.to_string());
         self.inner

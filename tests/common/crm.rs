@@ -7,7 +7,7 @@
 
 use super::{CrmKind, TestEnv};
 use handoff::mapping::Mapping;
-use handoff_connector::Person;
+use handoff_connector::{Person, RecordKey};
 use serde_json::{json, Map, Value};
 
 /// The CRM side of an environment, cheap to clone into a task that plays records in while the
@@ -126,12 +126,12 @@ impl TestEnv {
 
     /// The record key of lead `id`.
     pub fn lead_key(&self, id: &str) -> String {
-        format!("{}:{}:{id}", self.system(), self.lead_object())
+        RecordKey::new(self.system(), self.lead_object(), id).to_string()
     }
 
     /// The record key of deal `id`.
     pub fn deal_key(&self, id: &str) -> String {
-        format!("{}:{}:{id}", self.system(), self.deal_object())
+        RecordKey::new(self.system(), self.deal_object(), id).to_string()
     }
 
     /// A sales-ready, consenting person at Northwind Traders in the US with a valid phone.
@@ -153,17 +153,7 @@ impl TestEnv {
     /// Creates `person` as a lead in the CRM (written by a UI user); returns its id. A
     /// Salesforce lead arrives as web-to-lead leads do: owned by the inbound-leads queue.
     pub fn create_person(&self, person: &Person) -> String {
-        let record = handoff::config::lead_record(self.system(), person).expect("a known CRM");
-        match self.crm {
-            CrmKind::HubSpot => self
-                .hubspot
-                .create_object(self.lead_object(), record.properties),
-            CrmKind::Salesforce => {
-                let mut fields = record.properties;
-                fields.insert("OwnerId".into(), json!(self.inbound_queue()));
-                self.salesforce.create("Lead", fields)
-            }
-        }
+        self.crm_handle().create_person(person)
     }
 
     /// The Salesforce queue new leads land in (created once).

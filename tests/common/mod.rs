@@ -162,6 +162,8 @@ pub struct Options {
     /// The CRM the daemon speaks to. Salesforce changes come by polling, every second unless
     /// `poll_schedule` says otherwise.
     pub crm: CrmKind,
+    /// `delivery.max_attempts`: tries before a failing change or step is dead-lettered.
+    pub max_attempts: u32,
 }
 
 impl Default for Options {
@@ -170,6 +172,7 @@ impl Default for Options {
             poll_schedule: POLL_NEVER.into(),
             webhook_proxy: false,
             crm: CrmKind::HubSpot,
+            max_attempts: 8,
         }
     }
 }
@@ -482,13 +485,14 @@ closed_won:
 {csms}delivery:
   worker_batch: 200
   executor_concurrency: 16
-  max_attempts: 8
+  max_attempts: {max_attempts}
   shutdown_grace_s: 2
 "#,
             listen = self.daemon_url.host_str().unwrap().to_string()
                 + ":"
                 + &self.daemon_url.port().unwrap().to_string(),
             admin = self.admin_addr,
+            max_attempts = opts.max_attempts,
             public = self.public_url,
             mappings = mappings_dir().display(),
             crm = self.crm_section(opts),

@@ -271,7 +271,7 @@ impl AsanaClient {
 }
 
 /// `Some(project)` for a succeeded job, `None` while it runs, an error when it failed.
-fn finished(job: Job) -> Result<Option<ProjectCompact>, AsanaError> {
+pub(crate) fn finished(job: Job) -> Result<Option<ProjectCompact>, AsanaError> {
     match job.status {
         JobStatus::Succeeded => job
             .new_project

@@ -16,7 +16,7 @@
 //! created with `POST /project_templates/{gid}/instantiateProject`, an asynchronous job polled
 //! at `GET /jobs/{gid}` (NOTES §4.6).
 
-use crate::{AsanaClient, AsanaConfig, AsanaError, VENDOR};
+use crate::{AsanaClient, AsanaConfig, VENDOR};
 use futures::future::BoxFuture;
 use handoff_connector::{
     ConnectorError, Creation, IdempotencyKey, PmConnection, ProjectRef, ProjectTool, SecretRef,
@@ -24,6 +24,7 @@ use handoff_connector::{
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `pm:` with `type: asana` (every key but `type`).
 #[derive(Clone, Debug, Deserialize)]
@@ -79,7 +80,11 @@ pub fn connect(section: &AsanaSection) -> Result<PmConnection, ConnectorError> {
     config.job_poll_interval_ms = section.job_poll_ms;
     let client = AsanaClient::new(&config).map_err(ConnectorError::from)?;
     Ok(PmConnection {
-        tool: Arc::new(AsanaPm::new(client, section.team_gid.clone())),
+        tool: Arc::new(AsanaPm::new(
+            client,
+            section.team_gid.clone(),
+            Duration::from_millis(section.job_poll_ms.max(1)),
+        )),
     })
 }
 
@@ -87,16 +92,20 @@ pub fn connect(section: &AsanaSection) -> Result<PmConnection, ConnectorError> {
 pub struct AsanaPm {
     client: AsanaClient,
     team_gid: String,
+    /// `pm.job_poll_ms`: the pause between two polls of a creation job.
+    job_poll: Duration,
     /// Template name → gid, read once.
     templates: tokio::sync::OnceCell<HashMap<String, String>>,
 }
 
 impl AsanaPm {
-    /// The tool over `client`, creating projects in `team_gid`.
-    pub fn new(client: AsanaClient, team_gid: String) -> Self {
+    /// The tool over `client`, creating projects in `team_gid`, polling creation jobs every
+    /// `job_poll`.
+    pub fn new(client: AsanaClient, team_gid: String, job_poll: Duration) -> Self {
         Self {
             client,
             team_gid,
+            job_poll,
             templates: tokio::sync::OnceCell::new(),
         }
     }
@@ -198,18 +207,13 @@ impl ProjectTool for AsanaPm {
             job_project(job)
         })
     }
+
+    fn job_poll_interval(&self) -> Duration {
+        self.job_poll
+    }
 }
 
 /// The job's project when it succeeded, `None` while it runs; a failed job is an error.
 fn job_project(job: crate::Job) -> Result<Option<ProjectRef>, ConnectorError> {
-    use crate::model::JobStatus;
-    match job.status {
-        JobStatus::Succeeded => job
-            .new_project
-            .map(project)
-            .map(Some)
-            .ok_or_else(|| AsanaError::JobWithoutProject { job_gid: job.gid }.into()),
-        JobStatus::Failed => Err(AsanaError::JobFailed { job_gid: job.gid }.into()),
-        JobStatus::NotStarted | JobStatus::InProgress | JobStatus::Unknown => Ok(None),
-    }
+    Ok(crate::client::finished(job)?.map(project))
 }

@@ -108,7 +108,7 @@ impl<S: TokenSource> SingleFlight<S> {
     }
 
     /// The cached token, if any (no request).
-    pub fn cached(&self) -> Option<AccessToken> {
+    fn cached(&self) -> Option<AccessToken> {
         self.current
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -117,11 +117,6 @@ impl<S: TokenSource> SingleFlight<S> {
 
     fn store(&self, token: Option<AccessToken>) {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = token;
-    }
-
-    /// Forgets the cached token, so the next `token()` fetches one.
-    pub fn clear(&self) {
-        self.store(None);
     }
 
     /// Fetches under the flight lock, unless, while this caller waited, a fetch replaced
@@ -142,7 +137,7 @@ impl<S: TokenSource> SingleFlight<S> {
                     _ => false,
                 };
                 if same {
-                    return Err(copy_error(err));
+                    return Err(err.clone());
                 }
             }
         }
@@ -158,7 +153,7 @@ impl<S: TokenSource> SingleFlight<S> {
                 Ok(token)
             }
             Err(err) => {
-                *failed = Some((stale.cloned(), copy_error(&err)));
+                *failed = Some((stale.cloned(), err.clone()));
                 Err(err)
             }
         };
@@ -182,53 +177,6 @@ impl<S: TokenSource> TokenSource for SingleFlight<S> {
         stale: &'a AccessToken,
     ) -> BoxFuture<'a, Result<AccessToken, ConnectorError>> {
         Box::pin(self.fetch(Some(stale)))
-    }
-}
-
-/// A field-by-field copy of an error (errors are not `Clone`: they are moved to callers).
-fn copy_error(err: &ConnectorError) -> ConnectorError {
-    match err {
-        ConnectorError::RateLimited {
-            vendor,
-            retry_after,
-        } => ConnectorError::RateLimited {
-            vendor,
-            retry_after: *retry_after,
-        },
-        ConnectorError::Auth {
-            vendor,
-            status,
-            message,
-        } => ConnectorError::Auth {
-            vendor,
-            status: *status,
-            message: message.clone(),
-        },
-        ConnectorError::Transient { vendor, reason } => ConnectorError::Transient {
-            vendor,
-            reason: reason.clone(),
-        },
-        ConnectorError::Rejected {
-            vendor,
-            status,
-            message,
-        } => ConnectorError::Rejected {
-            vendor,
-            status: *status,
-            message: message.clone(),
-        },
-        ConnectorError::NotFound { vendor, what } => ConnectorError::NotFound {
-            vendor,
-            what: what.clone(),
-        },
-        ConnectorError::Decode { vendor, reason } => ConnectorError::Decode {
-            vendor,
-            reason: reason.clone(),
-        },
-        ConnectorError::Config { vendor, reason } => ConnectorError::Config {
-            vendor,
-            reason: reason.clone(),
-        },
     }
 }
 

@@ -18,8 +18,17 @@ pub enum ErrorClass {
     Permanent,
 }
 
+impl ErrorClass {
+    /// Whether a failure of this class counts towards `delivery.max_attempts`. Waiting for a
+    /// vendor's rate budget or daily allocation does not, so it only ever delays work and never
+    /// sends it to dead letters.
+    pub fn counts_as_attempt(self) -> bool {
+        self != ErrorClass::RateLimited
+    }
+}
+
 /// A failed call to a vendor API.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("{vendor} rate limit reached (retry after {retry_after:?})")]
     RateLimited {
@@ -113,4 +122,8 @@ pub enum SignatureError {
     Stale { age_ms: i64, window_ms: i64 },
     #[error("signature does not match the body")]
     Mismatch,
+    /// Deliveries verified by their content rather than a signature (Salesforce Outbound
+    /// Messages carry the sending org's id): what is wrong with it, for the log.
+    #[error("{0}")]
+    WrongSender(String),
 }

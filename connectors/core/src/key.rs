@@ -99,11 +99,6 @@ impl RecordKey {
             id: id.into(),
         }
     }
-
-    /// Whether this key names a record of `system`'s `object`.
-    pub fn is(&self, system: &str, object: &str) -> bool {
-        self.system == system && self.object == object
-    }
 }
 
 impl fmt::Display for RecordKey {

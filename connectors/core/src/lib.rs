@@ -38,6 +38,7 @@ pub mod pm;
 pub mod record;
 pub mod secret;
 pub mod source;
+pub mod time;
 
 pub use auth::{AccessToken, SharedTokenSource, SingleFlight, TokenSource};
 pub use change::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};

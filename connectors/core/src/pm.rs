@@ -59,4 +59,10 @@ pub trait ProjectTool: Send + Sync {
         &'a self,
         job_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ProjectRef>, ConnectorError>>;
+
+    /// How long to wait between two [`ProjectTool::poll_job`] calls (each is an API call
+    /// against the tool's rate limit); 1 s unless the tool's config says otherwise.
+    fn job_poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
 }

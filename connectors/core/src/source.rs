@@ -107,7 +107,45 @@ fn default_overlap_ms() -> i64 {
     60_000
 }
 
+impl PollSource {
+    /// Polls `objects` every minute (`0 * * * * *`) with the default 60 s overlap: the
+    /// connectors' default when `changes:` is not given.
+    pub fn every_minute(objects: &[&str]) -> Self {
+        Self {
+            schedule: default_schedule(),
+            objects: objects.iter().map(|o| o.to_string()).collect(),
+            overlap_ms: default_overlap_ms(),
+        }
+    }
+}
+
 impl ChangeSource {
+    /// Reads `changes:` (use with `#[serde(deserialize_with)]`): at least one source, and
+    /// `webhook` and `poll` at most once each, so no list silently turns intake off or has a
+    /// second poll that would never run. Errors are serde errors at the list's position.
+    pub fn deserialize_list<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<ChangeSource>, D::Error> {
+        use serde::de::Error;
+        let list = Vec::<ChangeSource>::deserialize(d)?;
+        if list.is_empty() {
+            return Err(D::Error::custom(
+                "no change source: list `webhook`, `poll: {schedule, objects}`, or both",
+            ));
+        }
+        let polls = list
+            .iter()
+            .filter(|s| matches!(s, ChangeSource::Poll(_)))
+            .count();
+        let webhooks = list.len() - polls;
+        if polls > 1 || webhooks > 1 {
+            return Err(D::Error::custom(
+                "`webhook` and `poll` may each appear once (list every object in one `poll.objects`)",
+            ));
+        }
+        Ok(list)
+    }
+
     /// The poll settings among `sources`, if any source polls.
     pub fn poll(sources: &[ChangeSource]) -> Option<&PollSource> {
         sources.iter().find_map(|s| match s {

@@ -73,7 +73,7 @@ impl HubSpotCrm {
             .parse::<ObjectType>()
             .map_err(|e| ConnectorError::Config {
                 vendor: VENDOR,
-                reason: e.to_string(),
+                reason: format!("{record}: {e}"),
             })
     }
 }

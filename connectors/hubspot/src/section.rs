@@ -53,7 +53,10 @@ pub struct HubSpotSection {
     pub search_per_second: u32,
     /// How changes reach handoff: `webhook`, `poll`, or both (default: both, polling contacts
     /// and deals every minute as the backstop).
-    #[serde(default = "default_changes")]
+    #[serde(
+        default = "default_changes",
+        deserialize_with = "ChangeSource::deserialize_list"
+    )]
     pub changes: Vec<ChangeSource>,
 }
 
@@ -84,14 +87,9 @@ fn default_search_per_second() -> u32 {
     4
 }
 fn default_changes() -> Vec<ChangeSource> {
-    let here = serde_saphyr::Location::UNKNOWN;
     vec![
         ChangeSource::Webhook,
-        ChangeSource::Poll(PollSource {
-            schedule: serde_saphyr::Spanned::new("0 * * * * *".into(), here, here),
-            objects: vec!["contacts".into(), "deals".into()],
-            overlap_ms: 60_000,
-        }),
+        ChangeSource::Poll(PollSource::every_minute(&["contacts", "deals"])),
     ]
 }
 

@@ -15,19 +15,7 @@ pub fn format_ms(ms: i64) -> String {
 /// Parses a HubSpot datetime value into UTC epoch ms: an RFC 3339 / ISO-8601 string with an
 /// offset (`2019-10-30T03:30:17.883Z`), or a decimal epoch-ms string (older properties and
 /// filter values). `None` for anything else.
-pub fn parse_ms(value: &str) -> Option<i64> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if let Ok(ms) = value.parse::<i64>() {
-        return Some(ms);
-    }
-    value
-        .parse::<Timestamp>()
-        .ok()
-        .map(|ts| ts.as_millisecond())
-}
+pub use handoff_connector::time::parse_ms;
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,6 @@ use futures::future::BoxFuture;
 use handoff_connector::{now_ms, AccessToken, ConnectorError, TokenSource};
 use oauth2::TokenResponse;
 use secrecy::SecretString;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -47,7 +46,6 @@ pub struct SalesforceAuth {
     http: reqwest::Client,
     expected_org: Option<String>,
     identity: Mutex<Option<Identity>>,
-    requests: AtomicU64,
 }
 
 impl SalesforceAuth {
@@ -73,7 +71,6 @@ impl SalesforceAuth {
             http,
             expected_org,
             identity: Mutex::new(None),
-            requests: AtomicU64::new(0),
         })
     }
 
@@ -85,13 +82,7 @@ impl SalesforceAuth {
             .clone()
     }
 
-    /// Token requests sent so far.
-    pub fn token_requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-
     async fn fetch(&self) -> Result<AccessToken, ConnectorError> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
         let response = self.grant.request(&self.http, &self.token_url).await?;
         self.accept(&response)
     }

@@ -182,7 +182,7 @@ impl SalesforceClient {
 
     /// Token requests made so far.
     pub fn token_requests(&self) -> u64 {
-        self.tokens.inner().token_requests()
+        self.tokens.fetches()
     }
 
     /// The last `(used, limit)` of the daily allocation seen in `Sforce-Limit-Info`.

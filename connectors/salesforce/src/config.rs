@@ -78,7 +78,10 @@ pub struct SalesforceSection {
     /// How changes reach handoff: `poll` (SOQL `queryAll` on `SystemModstamp`) and/or `webhook`
     /// (Outbound Messages at `webhooks/salesforce`). Default: poll Lead, Opportunity, Account
     /// and Task every minute with a 60 s overlap.
-    #[serde(default = "default_changes")]
+    #[serde(
+        default = "default_changes",
+        deserialize_with = "ChangeSource::deserialize_list"
+    )]
     pub changes: Vec<ChangeSource>,
     /// Records per query batch, 200–2000 (default 2000, the most Salesforce returns per batch,
     /// §2.3), sent as `Sforce-Query-Options: batchSize=N` (S11; the range is unverified); also
@@ -151,14 +154,12 @@ fn default_batch_size() -> u32 {
     2000
 }
 fn default_changes() -> Vec<ChangeSource> {
-    let here = serde_saphyr::Location::UNKNOWN;
-    vec![ChangeSource::Poll(PollSource {
-        schedule: serde_saphyr::Spanned::new("0 * * * * *".into(), here, here),
-        objects: ["Lead", "Opportunity", "Account", "Task"]
-            .map(String::from)
-            .to_vec(),
-        overlap_ms: 60_000,
-    })]
+    vec![ChangeSource::Poll(PollSource::every_minute(&[
+        "Lead",
+        "Opportunity",
+        "Account",
+        "Task",
+    ]))]
 }
 
 impl SalesforceSection {

@@ -245,19 +245,12 @@ impl Crm for SalesforceCrm {
         query: &'a EmailQuery,
     ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
         Box::pin(async move {
-            let mut values: Vec<String> = Vec::new();
-            for v in &query.values {
-                for s in [v.clone(), v.to_lowercase(), v.to_uppercase()] {
-                    if !values.contains(&s) {
-                        values.push(s);
-                    }
-                }
-            }
-            if values.is_empty() {
+            if query.values.is_empty() {
                 return Ok(Vec::new());
             }
+            // SOQL's text `IN` ignores case, so `Away` also finds `away`.
             let soql = Select::new(["Id", query.email_field.as_str()], &query.object)?
-                .filter(Cond::is_in(&query.field, &values)?)
+                .filter(Cond::is_in(&query.field, &query.values)?)
                 .build();
             let rows = self.client.query_every(&soql, false).await?;
             let emails: BTreeSet<String> = rows

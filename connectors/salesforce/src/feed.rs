@@ -180,6 +180,13 @@ impl ChangeFeed for SalesforceFeed {
     }
 }
 
+/// The position a cursor names: `(SystemModstamp in UTC epoch ms, Id)`, `None` when it is not
+/// one of this feed's cursors. A change at or before that position has been read.
+pub fn cursor_position(cursor: &str) -> Option<(i64, String)> {
+    let p = parse_cursor(&Cursor(cursor.to_string())).ok()?.position;
+    Some((p.ms, p.id))
+}
+
 /// Decodes `<ms>:<Id>[:more]` (also a bare `<ms>`, which re-reads from that time).
 fn parse_cursor(cursor: &Cursor) -> Result<Start, ConnectorError> {
     let bad = || config(format!("cursor {:?} is not <ms>:<Id>[:more]", cursor.0));
@@ -250,6 +257,16 @@ fn to_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_read_as_positions() {
+        assert_eq!(
+            cursor_position("1795100400000:00Q000000000009AAA:more"),
+            Some((1_795_100_400_000, "00Q000000000009AAA".into()))
+        );
+        assert_eq!(cursor_position("17"), Some((17, String::new())));
+        assert_eq!(cursor_position("soon"), None);
+    }
 
     #[test]
     fn cursors_round_trip_and_order_by_stamp_then_id() {

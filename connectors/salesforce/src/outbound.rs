@@ -212,12 +212,16 @@ impl WebhookSource for OutboundMessages {
         if request.method != "POST" {
             return Err(SignatureError::MalformedHeader("method"));
         }
-        let message = parse_message(request.body)
-            .map_err(|_| SignatureError::MalformedHeader("OrganizationId"))?;
+        let message = parse_message(request.body).map_err(|e| {
+            SignatureError::WrongSender(format!("not an Outbound Message SOAP envelope: {e}"))
+        })?;
         match message.organization_id {
             None => Err(SignatureError::MissingHeader("OrganizationId")),
             Some(org) if same_id(&org, &self.organization_id) => Ok(()),
-            Some(_) => Err(SignatureError::Mismatch),
+            Some(org) => Err(SignatureError::WrongSender(format!(
+                "OrganizationId {org} is not crm.organization_id {}",
+                self.organization_id
+            ))),
         }
     }
 
@@ -327,8 +331,11 @@ mod tests {
         assert!(ok.verify(&request(&headers, SAMPLE.as_bytes()), 0).is_ok());
         let other = OutboundMessages::new("00D000000000002AAA");
         assert_eq!(
-            other.verify(&request(&headers, SAMPLE.as_bytes()), 0),
-            Err(SignatureError::Mismatch)
+            other
+                .verify(&request(&headers, SAMPLE.as_bytes()), 0)
+                .unwrap_err()
+                .to_string(),
+            "OrganizationId 00D000000000001AAA is not crm.organization_id 00D000000000002AAA"
         );
         let stripped = SAMPLE.replace("<OrganizationId>00D000000000001AAA</OrganizationId>", "");
         assert_eq!(

@@ -8,25 +8,9 @@
 
 use jiff::Timestamp;
 
-/// Parses a Salesforce datetime into UTC epoch ms; `None` for anything else.
-pub fn parse_ms(value: &str) -> Option<i64> {
-    let value = value.trim();
-    // `+0000` → `+00:00`: the offset form Salesforce returns has no colon.
-    let bytes = value.as_bytes();
-    let normalised;
-    let text = if bytes.len() > 5
-        && matches!(bytes[bytes.len() - 5], b'+' | b'-')
-        && bytes[bytes.len() - 4..].iter().all(u8::is_ascii_digit)
-        && value.contains('T')
-    {
-        let (head, tail) = value.split_at(value.len() - 2);
-        normalised = format!("{head}:{tail}");
-        normalised.as_str()
-    } else {
-        value
-    };
-    text.parse::<Timestamp>().ok().map(|t| t.as_millisecond())
-}
+/// Parses a Salesforce datetime (`2013-05-20T20:49:32.000+0000`, also `…Z` and `…+00:00`)
+/// into UTC epoch ms; `None` for dates and anything else.
+pub use handoff_connector::time::parse_ms;
 
 /// Formats UTC epoch ms as Salesforce returns datetimes: `2013-05-20T20:49:32.000+0000`.
 pub fn format_ms(ms: i64) -> String {

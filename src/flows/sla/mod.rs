@@ -30,7 +30,7 @@ mod reassign;
 
 use super::lead_state::{self, LeadState, LeadStatus};
 use super::writes::LeadUpdate;
-use super::{count, Env, FlowError, Flows};
+use super::{contact_change, count, flag, Env, FlowError, Flows};
 use crate::routing::sla::AfterBreach;
 use crate::routing::RuleSet;
 use crate::state::{AuditEntry, Completion, Saga, Timer};
@@ -70,6 +70,16 @@ pub fn timer_keys(record_key: &str, assignment: u32) -> Vec<String> {
         .iter()
         .map(|(step, _)| timer_key(record_key, assignment, step))
         .collect()
+}
+
+/// Ends the SLA of the lead of record `state`: it takes `status` (touched, converted,
+/// rejected), and every timer of its current assignment is to be cancelled. Returns the lead
+/// of record's entry and those timer keys, for a [`Completion`]'s `state` and
+/// `cancel_timers`.
+pub(crate) fn end(state: LeadState, status: LeadStatus) -> ((String, Value), Vec<String>) {
+    let cancel = timer_keys(&state.record_key, state.assignments);
+    let state = LeadState { status, ..state };
+    (state.entry(), cancel)
 }
 
 /// The flow-state key of the owners a lead had before its current owner (JSON array of
@@ -171,8 +181,23 @@ pub(super) async fn on_timer(
     match timer.kind.as_str() {
         KIND_REMINDER => Ok(remind(env, &state, &timer)),
         KIND_BREACH => Ok(breach(env, &state, &timer)),
-        KIND_REASSIGN => reassign::reassign(flows, rules, env, state, policy, &timer).await,
-        KIND_RECYCLE => recycle(flows, env, state, &policy.recycle_reason, &timer),
+        kind @ (KIND_REASSIGN | KIND_RECYCLE) => {
+            // Both write to the lead, so read it first: the CRM may have converted it (a
+            // converted lead is read-only) before a poll brought that change in.
+            let record = lead_key(&state)?;
+            let Some(found) = env.read(flows, &record).await? else {
+                return Ok(Completion::default());
+            };
+            let lead = flows.map_lead(&found).record;
+            if flag(&lead, "converted") {
+                return Ok(contact_change::converted(env, state));
+            }
+            if kind == KIND_REASSIGN {
+                reassign::reassign(flows, rules, env, state, &lead, policy, &timer)
+            } else {
+                recycle(flows, env, state, &policy.recycle_reason, &timer)
+            }
+        }
         _ => Ok(Completion::default()),
     }
 }

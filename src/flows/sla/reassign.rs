@@ -12,23 +12,21 @@ use crate::routing::sla::SlaPolicy;
 use crate::routing::RuleSet;
 use crate::state::{AuditEntry, Completion, Saga, Timer};
 use handoff_connector::IdempotencyKey;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
-/// Reassigns the open lead `state` whose reassignment timer fired (see the module docs).
-pub(super) async fn reassign(
+/// Reassigns the open lead `state` whose reassignment timer fired (see the module docs);
+/// `lead` is the lead as the lead mapping reads it from the CRM now.
+pub(super) fn reassign(
     flows: &Flows,
     rules: &RuleSet,
     env: &Env<'_>,
     state: LeadState,
+    lead: &Map<String, Value>,
     policy: &SlaPolicy,
     timer: &Timer,
 ) -> Result<Completion, FlowError> {
     let record = lead_key(&state)?;
-    let Some(contact) = env.read(flows, &record).await? else {
-        return Ok(Completion::default());
-    };
-    let lead = flows.map_lead(&contact).record;
     let mut previous: Vec<String> = env
         .store
         .get_json(&previous_owners_key(&state.record_key))?
@@ -39,7 +37,7 @@ pub(super) async fn reassign(
         .chain([state.owner_email.clone()])
         .collect();
     let ctx = rules_route::context(env, None, exclude.clone())?;
-    let routed = rules_route::route(rules, env, &lead, &ctx, &state.record_key)?;
+    let routed = rules_route::route(rules, env, lead, &ctx, &state.record_key)?;
     let owners = flows.owners.read().unwrap_or_else(|p| p.into_inner());
     let next = routed
         .decision
@@ -64,7 +62,7 @@ pub(super) async fn reassign(
     let it = LeadRef {
         record_key: &state.record_key,
         record_id: &state.record_id,
-        lead: &lead,
+        lead,
         received_ms: state.received_ms,
     };
     let assignment = state.assignments + 1;
@@ -78,7 +76,7 @@ pub(super) async fn reassign(
         env.now_ms,
     );
     next_state.policy = Some(policy.name.clone());
-    let (next_state, timers) = start(rules, &lead, next_state, env.now_ms);
+    let (next_state, timers) = start(rules, lead, next_state, env.now_ms);
     previous.push(state.owner_email.clone());
 
     let key = timer.key.clone();
@@ -91,7 +89,7 @@ pub(super) async fn reassign(
         utc(next_state.sla_due_ms)
     );
     let (text, blocks) = message::owner_message(
-        &lead,
+        lead,
         &message::lead_ref(&state.record_key, assignment),
         &url,
         &why,

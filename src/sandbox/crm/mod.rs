@@ -267,12 +267,12 @@ pub async fn start(
 
 /// The record key of lead `id` in `crm` (`salesforce:Lead:00Q…`).
 pub fn lead_key(crm: &dyn SandboxCrm, id: &str) -> String {
-    format!("{}:{}:{id}", crm.system(), crm.lead_object())
+    handoff_connector::RecordKey::new(crm.system(), crm.lead_object(), id).to_string()
 }
 
 /// The record key of deal `id` in `crm` (`hubspot:deals:42`).
 pub fn deal_key(crm: &dyn SandboxCrm, id: &str) -> String {
-    format!("{}:{}:{id}", crm.system(), crm.deal_object())
+    handoff_connector::RecordKey::new(crm.system(), crm.deal_object(), id).to_string()
 }
 
 /// The text of a JSON value: strings as they are, numbers as JSON; `None` for null and empty.

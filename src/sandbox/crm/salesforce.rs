@@ -39,6 +39,7 @@ use super::{
 };
 use crate::clock::{Clock, SimClock};
 use crate::config::{Config, CrmSection};
+use crate::mapping::transform::domain;
 use crate::sandbox::local::{secret_file, LocalOptions};
 use crate::sandbox::{IoContext, SandboxError};
 use crate::state::StatusReport;
@@ -46,7 +47,7 @@ use futures::future::BoxFuture;
 use handoff_salesforce::emulator::{EmulatorConfig, SalesforceEmulator, TEST_PRIVATE_KEY_PEM};
 use handoff_salesforce::{AuthSection, JwtSection};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -194,12 +195,15 @@ impl SalesforceSandbox {
     }
 
     /// The domains of the Accounts' `Website`s.
-    fn account_domains(&self) -> HashSet<String> {
+    /// Account web domain → the account's owner (a User), for accounts that have both.
+    fn account_owners(&self) -> HashMap<String, String> {
         self.emulator
             .objects("Account")
             .iter()
-            .filter_map(|a| super::text(a.get("Website")))
-            .filter_map(|w| domain(&w))
+            .filter_map(|a| {
+                let domain = super::text(a.get("Website")).and_then(|w| domain(&w))?;
+                Some((domain, Self::user_owner(a)?))
+            })
             .collect()
     }
 
@@ -207,30 +211,6 @@ impl SalesforceSandbox {
     fn user_owner(record: &Value) -> Option<String> {
         super::text(record.get("OwnerId")).filter(|id| id.starts_with("005"))
     }
-}
-
-/// The host of a URL or bare domain, or the domain of an email, lower-cased, without `www.`.
-fn domain(text: &str) -> Option<String> {
-    let text = text.trim().to_lowercase();
-    let host = match text.split_once('@') {
-        Some((_, d)) => d.to_string(),
-        None => {
-            let rest = text.split_once("://").map_or(text.as_str(), |(_, r)| r);
-            rest.split(['/', ':', '?'])
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        }
-    };
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    (!host.is_empty()).then_some(host)
-}
-
-/// `(ms, Id)` of a feed cursor `<ms>:<Id>[:more]`.
-fn cursor_position(cursor: &str) -> Option<(i64, String)> {
-    let cursor = cursor.strip_suffix(":more").unwrap_or(cursor);
-    let (ms, id) = cursor.split_once(':').unwrap_or((cursor, ""));
-    Some((ms.parse().ok()?, id.to_string()))
 }
 
 fn fields(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
@@ -427,7 +407,7 @@ impl SandboxCrm for SalesforceSandbox {
             let cursor = status
                 .cursors
                 .get(&format!("{}:{object}", self.system()))
-                .and_then(|c| cursor_position(c));
+                .and_then(|c| handoff_salesforce::feed::cursor_position(c));
             self.emulator
                 .newest_changes(object)
                 .into_iter()
@@ -441,20 +421,24 @@ impl SandboxCrm for SalesforceSandbox {
     }
 
     fn leads(&self) -> Vec<LeadView> {
-        let accounts = self.account_domains();
+        let accounts = self.account_owners();
         self.emulator
             .objects("Lead")
             .iter()
             .map(|l| {
-                let domains = [l.get("Website"), l.get("Email")]
+                let owner_id = Self::user_owner(l);
+                // A Lead has no link to an Account in Salesforce: it went to an account when
+                // its owner is the owner of the account its web or email domain names.
+                let matched_account = [l.get("Website"), l.get("Email")]
                     .into_iter()
                     .filter_map(super::text)
-                    .filter_map(|t| domain(&t));
+                    .filter_map(|t| domain(&t))
+                    .any(|d| owner_id.is_some() && accounts.get(&d) == owner_id.as_ref());
                 LeadView {
                     id: super::text(l.get("Id")).unwrap_or_default(),
-                    owner_id: Self::user_owner(l),
+                    owner_id,
                     nurture_reason: super::text(l.get("Handoff_Nurture_Reason__c")),
-                    matched_account: domains.into_iter().any(|d| accounts.contains(&d)),
+                    matched_account,
                 }
             })
             .collect()

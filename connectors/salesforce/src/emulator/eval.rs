@@ -4,9 +4,8 @@
 //!   is `INVALID_FIELD`, an unknown object `INVALID_TYPE` (unverified code).
 //! * A value of the wrong kind for its field (a quoted string for a dateTime, a date for a
 //!   dateTime, S11: "a date format filters only date fields") is `MALFORMED_QUERY`.
-//! * Comparisons: dateTimes by instant, dates and text by bytes (the emulator's text `=` is
-//!   case-sensitive: callers must not rely on Salesforce's case-insensitive matching), numbers
-//!   numerically; `= null` / `!= null` test presence, other comparisons with null are false,
+//! * Comparisons: dateTimes by instant, dates and text by bytes, numbers numerically; text
+//!   `=`, `!=` and `IN` ignore case, as Salesforce's do (ids do not); `= null` / `!= null` test presence, other comparisons with null are false,
 //!   and `!= value` is true for null fields. `LIKE` is case-insensitive with `%` and `_`.
 //! * `ORDER BY` puts nulls first ascending and last descending unless `NULLS` says otherwise.
 
@@ -105,6 +104,9 @@ fn equals(v: &Value, lit: &Lit, ty: FieldType) -> bool {
         // 15- and 18-character forms of one id are equal.
         (Value::String(s), Lit::Str(x)) if ty == FieldType::Id && s.len() != x.len() => {
             crate::auth::same_id(s, x)
+        }
+        (Value::String(s), Lit::Str(x)) if ty == FieldType::Text => {
+            s.to_lowercase() == x.to_lowercase()
         }
         _ => compare(v, lit, ty) == Some(Ordering::Equal),
     }
@@ -250,6 +252,14 @@ mod tests {
         let mut no_email = r.clone();
         no_email.insert("Email".into(), Value::Null);
         assert!(!matches(q.filter.as_ref().unwrap(), &no_email, &types));
+        let mut lower = r.clone();
+        lower.insert("Status".into(), "b".into());
+        assert!(
+            matches(q.filter.as_ref().unwrap(), &lower, &types),
+            "text IN ignores case"
+        );
+        lower.insert("Status".into(), "c".into());
+        assert!(!matches(q.filter.as_ref().unwrap(), &lower, &types));
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! fields, picklists, and record ids.
 //!
 //! Fields are those NOTES §2.5 (system fields; Lead, Opportunity, Account, Case), S4 (history),
-//! S5 (Task), S7 (Case, unverified extras) and S8 (conversion) name. Contact, User, Group and
+//! S5 (Task), S7 (Case, unverified extras) and S8 (conversion) name, plus the standard Lead and
+//! Account fields the shipped mappings read (`Phone`, `Website`, `NumberOfEmployees`,
+//! `AnnualRevenue`, `HasOptedOutOfEmail`, `BillingCountry`, …), which are not in the notes and
+//! were checked against the Salesforce Field Reference pages "Lead" and "Account" and the
+//! Object Reference (`sforce_api_objects_lead`). Contact, User, Group and
 //! Event fields are not in the notes: the few used are named as on Lead (`FirstName`,
 //! `LastName`, `Email`) or as the connector reads them (`User.Name`, `User.IsActive`,
 //! `User.Username`, `Group.Name`, `Group.Type`, `Group.Email`): unverified. Custom fields an
@@ -359,8 +363,11 @@ pub struct Stage {
     pub won: bool,
 }
 
-/// The standard Lead statuses: `Open - Not Contacted`, `Working - Contacted`,
-/// `Closed - Converted` (converted), `Closed - Not Converted`.
+/// The Lead Status picklist of a new org: `Open - Not Contacted` (the default), `Working -
+/// Contacted`, `Closed - Converted` (converted), `Closed - Not Converted`. Not in the notes
+/// (unverified: from Salesforce's setup help and the `LeadStatus` object, whose `IsDefault` and
+/// `IsConverted` mark them); orgs often rename them, which is why the shipped mappings map them
+/// in YAML.
 pub fn default_lead_statuses() -> Vec<LeadStatus> {
     [
         ("Open - Not Contacted", false),

@@ -209,30 +209,3 @@ async fn a_change_is_delivered_once_the_daemon_s_cursor_has_passed_it() {
     assert_eq!(sf.lead_owner(&lead).as_deref(), Some(rep.as_str()));
     shutdown.cancel();
 }
-
-#[test]
-fn domains_come_from_urls_bare_domains_and_emails() {
-    assert_eq!(
-        domain("https://www.Acme.com/about").as_deref(),
-        Some("acme.com")
-    );
-    assert_eq!(
-        domain("acmecorporation.com").as_deref(),
-        Some("acmecorporation.com")
-    );
-    assert_eq!(
-        domain("ana.lima@northwind.test").as_deref(),
-        Some("northwind.test")
-    );
-    assert_eq!(domain("  "), None);
-}
-
-#[test]
-fn cursors_read_as_positions() {
-    assert_eq!(
-        cursor_position("1795100400000:00Q000000000009AAA:more"),
-        Some((1_795_100_400_000, "00Q000000000009AAA".into()))
-    );
-    assert_eq!(cursor_position("17"), Some((17, String::new())));
-    assert_eq!(cursor_position("soon"), None);
-}
