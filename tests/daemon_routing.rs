@@ -332,6 +332,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
     let env = Env {
         store: &store,
         crm: &crm,
+        marketing: None,
         now_ms: saturday,
     };
     let (_, first) = process_next(&flows, &env, &store).await;
@@ -354,6 +355,7 @@ async fn a_deferred_lead_is_handed_off_once_when_its_timer_fires_at_the_opening(
     let env = Env {
         store: &store,
         crm: &crm,
+        marketing: None,
         now_ms: monday_open,
     };
     let (timer_change, second) = process_next(&flows, &env, &store).await;

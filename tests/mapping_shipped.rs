@@ -29,6 +29,7 @@ fn every_shipped_mapping_parses_and_reads_or_writes_one_crm() {
         [
             "hubspot-company-to-account",
             "hubspot-contact-to-lead",
+            "hubspot-contact-to-salesforce-lead",
             "hubspot-deal-to-onboarding",
             "lead-to-hubspot-contact",
             "lead-to-salesforce-lead",
@@ -42,18 +43,48 @@ fn every_shipped_mapping_parses_and_reads_or_writes_one_crm() {
     );
     for m in &all {
         let (from, to) = (m.source().system.as_str(), m.target().system.as_str());
-        assert!(
-            (from == "handoff") != (to == "handoff"),
-            "{}: exactly one side is handoff ({from} → {to})",
-            m.name()
-        );
-        let crm = if from == "handoff" { to } else { from };
-        assert!(
-            m.name().contains(crm),
-            "{}: the name says which CRM it is for",
-            m.name()
-        );
+        assert_ne!(from, to, "{}: maps between two systems", m.name());
+        for crm in [from, to].into_iter().filter(|s| *s != "handoff") {
+            assert!(
+                m.name().contains(crm),
+                "{}: the name says which CRM it is for ({from} → {to})",
+                m.name()
+            );
+        }
     }
+}
+
+#[test]
+fn the_hubspot_contact_becomes_a_salesforce_lead_with_its_required_fields() {
+    let m = mapping("hubspot-contact-to-salesforce-lead");
+    let contact = |last: &str, source: Option<&str>| {
+        let mut p = json!({"email": " Maria.Jones@Acme-Widgets.com ", "firstname": "Maria",
+            "lastname": last, "company": "Acme  Widgets", "country": "United Kingdom",
+            "website": "www.acme-widgets.com", "phone": "020 7946 0958"});
+        if let Some(s) = source {
+            p["hs_analytics_source"] = json!(s);
+        }
+        json!({"id": "51", "properties": p})
+    };
+    let out = m.apply(&contact("Jones", Some("REFERRALS")));
+    assert!(out.passed(), "{:?}", out.gates);
+    let r = &out.record;
+    assert_eq!(r["Email"], "maria.jones@acme-widgets.com");
+    assert_eq!(r["LastName"], "Jones");
+    assert_eq!(r["Company"], "Acme Widgets");
+    assert_eq!(r["Status"], "Open - Not Contacted");
+    assert_eq!(r["LeadSource"], "Partner Referral");
+    assert_eq!(
+        m.apply(&contact("Jones", None)).record["LeadSource"],
+        "Other"
+    );
+    assert_eq!(
+        m.apply(&contact("Jones", Some("SOMETHING_NEW"))).record["LeadSource"],
+        "Other"
+    );
+    let nameless = m.apply(&contact("  ", Some("REFERRALS")));
+    let failed = nameless.first_failure().expect("LastName is required");
+    assert_eq!(failed.gate, "required:LastName");
 }
 
 fn mapping(name: &str) -> Mapping {

@@ -107,6 +107,7 @@ async fn a_lead_routed_before_the_dst_weekend_is_due_on_monday_in_business_time(
     let env = Env {
         store: &store,
         crm: &crm,
+        marketing: None,
         now_ms: now,
     };
     let done = flows
@@ -161,6 +162,7 @@ async fn stale_timers_do_nothing() {
     let env = Env {
         store: &store,
         crm: &crm,
+        marketing: None,
         now_ms: now,
     };
     // On its second assignment: the first owner's breach timer is stale.
@@ -208,6 +210,7 @@ async fn a_reassignment_goes_to_the_fallback_then_recycles_when_nobody_is_left()
     let env = Env {
         store: &store,
         crm: &crm,
+        marketing: None,
         now_ms: now,
     };
     let (k, v) = open_state(1, "ann@example.com").entry();
@@ -272,6 +275,7 @@ async fn an_unknown_reject_reason_is_a_bad_record() {
     let env = Env {
         store: &store,
         crm: &crm,
+        marketing: None,
         now_ms: 0,
     };
     let pick = |value: &str| {

@@ -10,6 +10,7 @@
 //! The keys are in `schema.rs`, secret references in `secret.rs`; this module loads and checks.
 
 mod connectors;
+pub mod marketing;
 pub mod ownership;
 pub mod routing_inputs;
 mod schema;
@@ -44,6 +45,13 @@ pub enum ConfigError {
         path: PathBuf,
         line: u64,
         column: u64,
+        field: String,
+        message: String,
+    },
+    /// A whole section is inconsistent with another (no single line to point at).
+    #[error("{path}: {field}: {message}")]
+    Section {
+        path: PathBuf,
         field: String,
         message: String,
     },
@@ -176,6 +184,10 @@ fn read_fields(c: &Config, mappings: &[crate::mapping::Mapping]) -> FieldsByObje
         &c.closed_won.mapping,
     ];
     names.extend(c.lead_handoff.activity_mapping.as_ref());
+    if let Some(m) = &c.marketing {
+        names.push(&m.lead_mapping);
+        names.push(&m.sales_lead_mapping);
+    }
     let mut out = FieldsByObject::new();
     for name in names {
         let Some(m) = mappings.iter().find(|m| m.name() == name.value) else {
@@ -279,6 +291,42 @@ fn invalid<T>(path: &Path, at: &Spanned<T>, field: &str, message: String) -> Con
     }
 }
 
+/// The stage lists of a by-stage table (`ownership.system_of_record`,
+/// `marketing.owner_of_record`, named `table`): each entry lists at least one stage, and no
+/// stage is in two entries. `entries` gives, per entry, the node to point at when it has no
+/// stages, and its stages.
+///
+/// Errors: [`ConfigError::Invalid`] at the empty entry or the repeated stage.
+fn check_stage_table<'a, T: 'a>(
+    path: &Path,
+    table: &str,
+    entries: impl IntoIterator<Item = (&'a Spanned<T>, &'a [Spanned<String>])>,
+) -> Result<(), ConfigError> {
+    let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (i, (node, stages)) in entries.into_iter().enumerate() {
+        let field = format!("{table}[{i}].stages");
+        if stages.is_empty() {
+            return Err(invalid(
+                path,
+                node,
+                &field,
+                "list at least one lifecycle stage".into(),
+            ));
+        }
+        for stage in stages {
+            if let Some(first) = seen.insert(&stage.value, i) {
+                return Err(invalid(
+                    path,
+                    stage,
+                    &field,
+                    format!("stage `{}` is already in {table}[{first}]", stage.value),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A rules file error as a config error: at the rules file's line and column when the error
 /// comes from its text, else at the config's `lead_handoff.rules` key.
 fn routing_error(
@@ -352,6 +400,9 @@ fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
     if let Some(ownership) = &c.ownership {
         ownership.check(path)?;
     }
+    if let Some(marketing) = &c.marketing {
+        marketing.check(&c.crm, path)?;
+    }
     let won = &c.closed_won;
     if won.tiers.is_empty() || won.csm_pool.is_empty() {
         return Err(invalid(
@@ -370,18 +421,28 @@ fn check_mappings(
     path: &Path,
 ) -> Result<(), ConfigError> {
     let lead = &c.lead_handoff;
+    let sales = ("crm.type", c.crm.system());
     let mut names = vec![
-        ("lead_handoff.mapping", &lead.mapping),
-        ("lead_handoff.update_mapping", &lead.update_mapping),
-        ("lead_handoff.account_mapping", &lead.account_mapping),
-        ("closed_won.mapping", &c.closed_won.mapping),
-        ("closed_won.case_mapping", &c.closed_won.case_mapping),
+        ("lead_handoff.mapping", &lead.mapping, sales),
+        ("lead_handoff.update_mapping", &lead.update_mapping, sales),
+        ("lead_handoff.account_mapping", &lead.account_mapping, sales),
+        ("closed_won.mapping", &c.closed_won.mapping, sales),
+        ("closed_won.case_mapping", &c.closed_won.case_mapping, sales),
     ];
     if let Some(activity) = &lead.activity_mapping {
-        names.push(("lead_handoff.activity_mapping", activity));
+        names.push(("lead_handoff.activity_mapping", activity, sales));
     }
-    let system = c.crm.system();
-    for (field, name) in names {
+    if let Some(m) = &c.marketing {
+        let marketing = ("marketing.crm.type", m.crm.system());
+        names.push(("marketing.lead_mapping", &m.lead_mapping, marketing));
+        names.push((
+            "marketing.sales_lead_mapping",
+            &m.sales_lead_mapping,
+            marketing,
+        ));
+        names.push(("marketing.update_mapping", &m.update_mapping, marketing));
+    }
+    for (field, name, (crm_field, system)) in names {
         if let Some(m) = mappings.iter().find(|m| m.name() == name.value) {
             let outbound = field.ends_with("update_mapping") || field.ends_with("case_mapping");
             let (side, reads) = if outbound {
@@ -395,8 +456,21 @@ fn check_mappings(
                     name,
                     field,
                     format!(
-                        "mapping `{}` {side} {} records, but crm.type is {system}",
+                        "mapping `{}` {side} {} records, but {crm_field} is {system}",
                         name.value, reads.system
+                    ),
+                ));
+            }
+            if field == "marketing.sales_lead_mapping" && m.target().system != c.crm.system() {
+                return Err(invalid(
+                    path,
+                    name,
+                    field,
+                    format!(
+                        "mapping `{}` writes {} records, but crm.type is {}",
+                        name.value,
+                        m.target().system,
+                        c.crm.system()
                     ),
                 ));
             }
@@ -482,6 +556,76 @@ mod tests {
         );
         let err = parse_err(&twice);
         assert!(err.contains("may each appear once"), "{err}");
+    }
+
+    /// The Salesforce sandbox config with the bundled HubSpot `crm:` section in front as
+    /// `marketing:`, then `owner_of_record` (YAML, indented two spaces) and `extra` keys.
+    fn two_crms(marketing_crm: &str, owner_of_record: &str) -> String {
+        const SALESFORCE: &str = include_str!("../sandbox/handoff-salesforce.yaml");
+        let crm = &BUNDLED[BUNDLED.find("crm:").unwrap()..BUNDLED.find("pm:").unwrap()];
+        let crm = crm.replace("type: hubspot", &format!("type: {marketing_crm}"));
+        let mut section = String::from("marketing:\n");
+        for line in crm.lines() {
+            section.push_str(&format!("  {line}\n"));
+        }
+        section.push_str(
+            "  lead_mapping: hubspot-contact-to-lead\n  sales_lead_mapping: hubspot-contact-to-salesforce-lead\n  update_mapping: lead-to-hubspot-contact\n  owner_of_record:\n",
+        );
+        section.push_str(owner_of_record);
+        let at = SALESFORCE.find("pm:").unwrap();
+        format!("{}{section}{}", &SALESFORCE[..at], &SALESFORCE[at..])
+    }
+
+    const OWNERS: &str = "    - { stages: [subscriber, lead], crm: marketing }\n    - { stages: [MQL, SQL], crm: sales }\n";
+
+    #[test]
+    fn a_marketing_crm_in_front_of_the_sales_crm_is_read_and_checked() {
+        let c = parse(&two_crms("hubspot", OWNERS), Path::new("handoff.yaml")).unwrap();
+        let m = c.marketing.as_ref().unwrap();
+        assert_eq!((m.crm.system(), c.crm.system()), ("hubspot", "salesforce"));
+        assert_eq!(m.handoff_stages, ["MQL"]);
+        use marketing::CrmRole;
+        assert_eq!(m.owner_of_record("lead"), Some(CrmRole::Marketing));
+        assert_eq!(m.owner_of_record("SQL"), Some(CrmRole::Sales));
+        assert_eq!(m.owner_of_record("customer"), None);
+
+        let err = parse_err(&two_crms("salesforce", OWNERS));
+        assert!(err.contains("marketing.crm"), "{err}");
+        let twice = OWNERS.replace("[MQL, SQL]", "[MQL, lead]");
+        let err = parse_err(&two_crms("hubspot", &twice));
+        assert!(err.starts_with("handoff.yaml:"), "{err}");
+        assert!(
+            err.contains("marketing.owner_of_record[1].stages: stage `lead` is already in marketing.owner_of_record[0]"),
+            "{err}"
+        );
+        let unknown = OWNERS.replace("crm: sales", "crm: support");
+        assert!(parse_err(&two_crms("hubspot", &unknown)).contains("support"));
+    }
+
+    #[test]
+    fn a_marketing_mapping_for_the_wrong_crm_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        // Paths relative to src/sandbox/ (mappings, templates), made absolute.
+        let root = format!("{}/", env!("CARGO_MANIFEST_DIR"));
+        let text = two_crms("hubspot", OWNERS).replace("../../", &root);
+        let path = dir.path().join("handoff.yaml");
+        std::fs::write(&path, &text).unwrap();
+        load(&path).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &path,
+            text.replace(
+                "update_mapping: lead-to-hubspot-contact",
+                "update_mapping: lead-to-salesforce-lead",
+            ),
+        )
+        .unwrap();
+        let err = load(&path)
+            .expect_err("a marketing write to the sales CRM")
+            .to_string();
+        assert!(
+            err.contains("marketing.update_mapping: mapping `lead-to-salesforce-lead` writes salesforce records, but marketing.crm.type is hubspot"),
+            "{err}"
+        );
     }
 
     #[test]

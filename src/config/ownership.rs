@@ -122,16 +122,7 @@ impl OwnershipConfig {
     }
 }
 
-/// A cross-check failure at the offending value.
-fn at<T>(path: &Path, node: &Spanned<T>, field: &str, message: String) -> ConfigError {
-    ConfigError::Invalid {
-        path: path.to_path_buf(),
-        line: node.referenced.line(),
-        column: node.referenced.column(),
-        field: field.to_string(),
-        message,
-    }
-}
+use super::invalid as at;
 
 impl OwnershipConfig {
     /// The cross-checks serde cannot do (`path` is the config file, for the error): source
@@ -172,7 +163,6 @@ impl OwnershipConfig {
                 }
             }
         }
-        let mut stage_seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, rule) in self.system_of_record.iter().enumerate() {
             let field = format!("ownership.system_of_record[{i}]");
             if !self.systems.contains_key(&rule.system.value) {
@@ -187,29 +177,14 @@ impl OwnershipConfig {
                     ),
                 ));
             }
-            if rule.stages.is_empty() {
-                return Err(at(
-                    path,
-                    &rule.system,
-                    &format!("{field}.stages"),
-                    "list at least one lifecycle stage".into(),
-                ));
-            }
-            for stage in &rule.stages {
-                if let Some(first) = stage_seen.insert(&stage.value, i) {
-                    return Err(at(
-                        path,
-                        stage,
-                        &format!("{field}.stages"),
-                        format!(
-                            "stage `{}` already has a system of record (system_of_record[{first}])",
-                            stage.value
-                        ),
-                    ));
-                }
-            }
         }
-        Ok(())
+        super::check_stage_table(
+            path,
+            "ownership.system_of_record",
+            self.system_of_record
+                .iter()
+                .map(|r| (&r.system, r.stages.as_slice())),
+        )
     }
 }
 

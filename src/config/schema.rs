@@ -41,6 +41,9 @@ pub struct Config {
     /// system changes it; see `ownership.rs`. Without it, owner changes are not checked.
     #[serde(default)]
     pub ownership: Option<super::ownership::OwnershipConfig>,
+    /// A marketing CRM in front of `crm` (HubSpot before Salesforce); see `marketing.rs`.
+    #[serde(default)]
+    pub marketing: Option<super::marketing::MarketingConfig>,
     /// Outgoing email (after-hours acknowledgements); see `smtp.rs`.
     #[serde(default)]
     pub smtp: Option<super::SmtpConfig>,

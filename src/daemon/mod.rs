@@ -40,10 +40,24 @@ pub struct Vendors {
     pub crm: Arc<dyn Crm>,
     /// The CRM's change feed and when to poll it (`None`: no `poll` change source).
     pub crm_poll: Option<(Arc<dyn ChangeFeed>, PollSource)>,
-    /// Endpoints vendors post to (the CRM's webhooks, Slack interactivity).
+    /// The marketing CRM in front of `crm` (`marketing:`), if configured.
+    pub marketing: Option<MarketingVendor>,
+    /// Endpoints vendors post to (the CRMs' webhooks, Slack interactivity).
     pub webhooks: Vec<server::WebhookRoute>,
     pub effects: Arc<dyn Effects>,
 }
+
+/// The marketing CRM: its connector and its change feed (webhooks are in
+/// [`Vendors::webhooks`]).
+#[derive(Clone)]
+pub struct MarketingVendor {
+    pub crm: Arc<dyn Crm>,
+    /// Its change feed and when to poll it (`None`: no `poll` change source).
+    pub poll: Option<(Arc<dyn ChangeFeed>, PollSource)>,
+}
+
+/// A CRM and the owner directory kept from its owners.
+type OwnerSource = (Arc<dyn Crm>, Arc<RwLock<OwnerDirectory>>);
 
 /// Errors that stop the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -112,36 +126,44 @@ pub async fn run_with_clock(
         });
     }
 
-    // The owner directory: needed before any lead can be routed.
+    // The owner directories: needed before any lead can be routed.
     let owners = Arc::new(RwLock::new(OwnerDirectory::default()));
-    loop {
-        match vendors.crm.owners().await {
-            Ok(list) => {
-                *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list);
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load CRM owners yet; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                    _ = shutdown.cancelled() => { tasks.close(); tasks.wait().await; return Ok(()); }
-                }
-            }
+    let marketing_owners = Arc::new(RwLock::new(OwnerDirectory::default()));
+    let marketing_crm = vendors.marketing.as_ref().map(|m| m.crm.clone());
+    let directories: Vec<OwnerSource> = std::iter::once((vendors.crm.clone(), owners.clone()))
+        .chain(marketing_crm.clone().map(|c| (c, marketing_owners.clone())))
+        .collect();
+    for (crm, directory) in &directories {
+        if !load_owners(crm.as_ref(), directory, &shutdown).await {
+            tasks.close();
+            tasks.wait().await;
+            return Ok(());
         }
     }
 
-    let poller = vendors.crm_poll.clone().map(|(feed, poll)| poller::Poller {
-        source: vendors.crm.system(),
-        feed,
-        store: store.clone(),
-        objects: poll.objects.clone(),
-        schedule: poller::Poller::schedule(&poll.schedule.value)
-            .expect("schedule is checked at config load"),
-        wake: wake.clone(),
-    });
-    if let Some(poller) = &poller {
+    let feeds = std::iter::once((vendors.crm.system(), vendors.crm_poll.clone())).chain(
+        vendors
+            .marketing
+            .as_ref()
+            .map(|m| (m.crm.system(), m.poll.clone())),
+    );
+    let pollers: Vec<poller::Poller> = feeds
+        .filter_map(|(source, poll)| {
+            let (feed, poll) = poll?;
+            Some(poller::Poller {
+                source,
+                feed,
+                store: store.clone(),
+                objects: poll.objects.clone(),
+                schedule: poller::Poller::schedule(&poll.schedule.value)
+                    .expect("schedule is checked at config load"),
+                wake: wake.clone(),
+            })
+        })
+        .collect();
+    for poller in &pollers {
         if let Err(e) = poller.poll_all().await {
-            tracing::warn!(error = %e, "catch-up poll failed; the schedule will retry");
+            tracing::warn!(source = poller.source, error = %e, "catch-up poll failed; the schedule will retry");
         }
     }
 
@@ -149,11 +171,13 @@ pub async fn run_with_clock(
     let flows = Arc::new(Flows {
         loaded: loaded.clone(),
         owners: owners.clone(),
+        marketing_owners,
     });
     let worker = worker::Worker {
         store: store.clone(),
         flows,
         crm: vendors.crm.clone(),
+        marketing: marketing_crm,
         wake: wake.clone(),
         executor_wake: executor_wake.clone(),
         batch: cfg.delivery.worker_batch,
@@ -169,7 +193,7 @@ pub async fn run_with_clock(
         grace: Duration::from_secs(cfg.delivery.shutdown_grace_s),
     };
     let stop_work = shutdown.child_token();
-    if let Some(poller) = poller {
+    for poller in pollers {
         tasks.spawn(poller.run(stop_work.clone()));
     }
     tasks.spawn(worker.run(stop_work.clone()));
@@ -203,8 +227,7 @@ pub async fn run_with_clock(
     ));
     tasks.spawn(maintenance(
         store.clone(),
-        vendors.crm.clone(),
-        owners,
+        directories,
         cfg.delivery.dedupe_retention_h,
         stop_work.clone(),
     ));
@@ -223,14 +246,37 @@ pub async fn run_with_clock(
     Ok(())
 }
 
+/// Loads `crm`'s owners into `directory`, retrying every 2 s until it works; `false` when
+/// `shutdown` came first.
+async fn load_owners(
+    crm: &dyn Crm,
+    directory: &RwLock<OwnerDirectory>,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        match crm.owners().await {
+            Ok(list) => {
+                *directory.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list);
+                return true;
+            }
+            Err(e) => {
+                tracing::warn!(crm = crm.system(), error = %e, "cannot load CRM owners yet; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.cancelled() => return false,
+                }
+            }
+        }
+    }
+}
+
 /// Background upkeep: feed the systemd watchdog (when the unit sets `WatchdogSec=`), refresh
-/// the owner directory every ten minutes (bounded by a timeout), and forget dedupe keys older
-/// than the retention every hour. Each runs on its own timer, so a slow CRM never delays the
-/// watchdog or shutdown.
+/// each CRM's owner directory every ten minutes (bounded by a timeout), and forget dedupe keys
+/// older than the retention every hour. Each runs on its own timer, so a slow CRM never delays
+/// the watchdog or shutdown.
 async fn maintenance(
     store: Store,
-    crm: Arc<dyn Crm>,
-    owners: Arc<RwLock<OwnerDirectory>>,
+    directories: Vec<OwnerSource>,
     retention_h: u64,
     shutdown: CancellationToken,
 ) {
@@ -256,13 +302,15 @@ async fn maintenance(
                 }
             }
             _ = owners_tick.tick() => {
-                let refresh = tokio::time::timeout(Duration::from_secs(60), crm.owners());
-                match tokio::select! { r = refresh => r, _ = shutdown.cancelled() => return } {
-                    Ok(Ok(list)) => {
-                        *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list)
+                for (crm, owners) in &directories {
+                    let refresh = tokio::time::timeout(Duration::from_secs(60), crm.owners());
+                    match tokio::select! { r = refresh => r, _ = shutdown.cancelled() => return } {
+                        Ok(Ok(list)) => {
+                            *owners.write().unwrap_or_else(|p| p.into_inner()) = OwnerDirectory::new(list)
+                        }
+                        Ok(Err(e)) => tracing::warn!(crm = crm.system(), error = %e, "owner refresh failed; keeping the old directory"),
+                        Err(_) => tracing::warn!(crm = crm.system(), "owner refresh timed out; keeping the old directory"),
                     }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "owner refresh failed; keeping the old directory"),
-                    Err(_) => tracing::warn!("owner refresh timed out; keeping the old directory"),
                 }
             }
             _ = prune_tick.tick() => {

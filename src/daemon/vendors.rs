@@ -64,20 +64,33 @@ pub fn from_config(loaded: &Loaded) -> Result<Vendors, ConfigError> {
         vendor: "slack",
         source: Arc::new(SlackInteractions { signing_secret }),
     }];
-    if let Some((path, source)) = crm.webhook.clone() {
-        webhooks.push(WebhookRoute {
-            path: path.into(),
-            vendor: crm.crm.system(),
-            source,
-        });
+    let marketing = c
+        .marketing
+        .as_ref()
+        .map(|m| m.crm.connect(loaded.fields_by_object()))
+        .transpose()
+        .map_err(connector("marketing.crm"))?;
+    for connection in std::iter::once(&crm).chain(marketing.as_ref()) {
+        if let Some((path, source)) = connection.webhook.clone() {
+            webhooks.push(WebhookRoute {
+                path: path.into(),
+                vendor: connection.crm.system(),
+                source,
+            });
+        }
     }
+    let effects = VendorEffects::new(crm.crm.clone(), pm.tool, slack)
+        .with_marketing(marketing.as_ref().map(|m| m.crm.clone()))
+        .with_mailer(mailer(loaded)?);
     Ok(Vendors {
         crm: crm.crm.clone(),
         crm_poll: crm.poll.clone(),
+        marketing: marketing.map(|m| super::MarketingVendor {
+            crm: m.crm,
+            poll: m.poll,
+        }),
         webhooks,
-        effects: Arc::new(
-            VendorEffects::new(crm.crm.clone(), pm.tool, slack).with_mailer(mailer(loaded)?),
-        ),
+        effects: Arc::new(effects),
     })
 }
 

@@ -19,6 +19,8 @@ pub struct Worker {
     pub store: Store,
     pub flows: Arc<Flows>,
     pub crm: Arc<dyn Crm>,
+    /// The marketing CRM in front of `crm`, if configured.
+    pub marketing: Option<Arc<dyn Crm>>,
     /// Notified by intake and polling when changes arrive.
     pub wake: Arc<Notify>,
     /// Notified when new sagas may be ready.
@@ -69,6 +71,7 @@ impl Worker {
         let env = Env {
             store: &self.store,
             crm: self.crm.as_ref(),
+            marketing: self.marketing.as_deref(),
             now_ms: self.clock.now_ms(),
         };
         for entry in &entries {
@@ -79,7 +82,11 @@ impl Worker {
                     continue;
                 }
                 Ok(map) if self.needs_fetch(entry) => map
-                    .get(&(change.object_type.clone(), change.object_id.clone()))
+                    .get(&(
+                        change.source.clone(),
+                        change.object_type.clone(),
+                        change.object_id.clone(),
+                    ))
                     .cloned(),
                 _ => change.snapshot.clone(),
             };
@@ -136,36 +143,57 @@ impl Worker {
     }
 
     /// Reads the records of webhook changes (which carry no snapshot), one batch read per
-    /// object type.
+    /// CRM and object type. Keyed by (system, object, id).
     async fn fetch(
         &self,
         entries: &[InboxEntry],
-    ) -> Result<HashMap<(String, String), Record>, handoff_connector::ConnectorError> {
-        let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
+    ) -> Result<Fetched, handoff_connector::ConnectorError> {
+        let mut wanted: HashMap<(String, String), Vec<String>> = HashMap::new();
         for e in entries.iter().filter(|e| self.needs_fetch(e)) {
-            let ids = wanted.entry(e.change.object_type.clone()).or_default();
+            let ids = wanted
+                .entry((e.change.source.clone(), e.change.object_type.clone()))
+                .or_default();
             if !ids.contains(&e.change.object_id) {
                 ids.push(e.change.object_id.clone());
             }
         }
         let mut out = HashMap::new();
-        for (object_type, ids) in wanted {
+        for ((system, object_type), ids) in wanted {
+            let Some(crm) = self.crm_of(&system) else {
+                continue;
+            };
             let fields = self.flows.loaded.fields_for(&object_type);
-            for record in self.crm.read(&object_type, &ids, fields).await? {
-                out.insert((object_type.clone(), record.id.clone()), record);
+            for record in crm.read(&object_type, &ids, fields).await? {
+                out.insert(
+                    (system.clone(), object_type.clone(), record.id.clone()),
+                    record,
+                );
             }
         }
         Ok(out)
     }
+
+    /// The CRM (sales or marketing) whose system name is `system`.
+    fn crm_of(&self, system: &str) -> Option<&dyn Crm> {
+        std::iter::once(&self.crm)
+            .chain(self.marketing.as_ref())
+            .find(|c| c.system() == system)
+            .map(|c| c.as_ref())
+    }
 }
+
+/// Records read for a round, by (system, object, id).
+type Fetched = HashMap<(String, String, String), Record>;
 
 impl Worker {
     /// CRM webhook (and replayed) changes carry no record: read it fresh, but only for the
     /// objects a mapping reads. Changes to others (cases and associations echoing handoff's
     /// own writes) are completed without a vendor call.
     fn needs_fetch(&self, entry: &InboxEntry) -> bool {
-        needs_fetch(entry, self.crm.system(), |object| {
-            !self.flows.loaded.fields_for(object).is_empty()
+        self.crm_of(&entry.change.source).is_some_and(|crm| {
+            needs_fetch(entry, crm.system(), |object| {
+                !self.flows.loaded.fields_for(object).is_empty()
+            })
         })
     }
 }

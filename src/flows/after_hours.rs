@@ -195,6 +195,7 @@ mod tests {
         Flows {
             loaded: Arc::new(loaded),
             owners: Arc::new(RwLock::new(OwnerDirectory::default())),
+            marketing_owners: Default::default(),
         }
     }
 

@@ -29,6 +29,7 @@ pub mod deferred;
 pub mod first_touch;
 pub mod lead;
 pub mod lead_state;
+pub mod marketing;
 pub mod owners;
 pub mod ownership;
 pub mod reject;
@@ -71,13 +72,19 @@ impl FlowError {
 /// Everything flows decide with.
 pub struct Flows {
     pub loaded: Arc<Loaded>,
+    /// The (sales) CRM's owners.
     pub owners: Arc<RwLock<OwnerDirectory>>,
+    /// The marketing CRM's owners (empty without a `marketing` section).
+    pub marketing_owners: Arc<RwLock<OwnerDirectory>>,
 }
 
 /// Per-call inputs: the store (to read flow state and saga existence), the CRM, now.
 pub struct Env<'a> {
     pub store: &'a Store,
+    /// The CRM (the sales CRM when there is a marketing CRM too).
     pub crm: &'a dyn Crm,
+    /// The marketing CRM in front of it (`marketing:`), if any.
+    pub marketing: Option<&'a dyn Crm>,
     /// UTC ms.
     pub now_ms: i64,
 }
@@ -96,9 +103,18 @@ impl Env<'_> {
         flows: &Flows,
         key: &RecordKey,
     ) -> Result<Option<Record>, ConnectorError> {
+        self.read_in(self.crm, flows, key).await
+    }
+
+    /// [`Env::read`] from `crm` (the marketing CRM's records).
+    pub async fn read_in(
+        &self,
+        crm: &dyn Crm,
+        flows: &Flows,
+        key: &RecordKey,
+    ) -> Result<Option<Record>, ConnectorError> {
         let fields = flows.loaded.fields_for(&key.object);
-        Ok(self
-            .crm
+        Ok(crm
             .read(&key.object, std::slice::from_ref(&key.id), fields)
             .await?
             .into_iter()
@@ -118,9 +134,18 @@ impl Flows {
         let Some(record) = record else {
             return Ok(Completion::default());
         };
+        if env.marketing.is_some_and(|m| change.source == m.system()) {
+            return marketing::from_marketing(self, env, change, record).await;
+        }
         if change.source == env.crm.system() {
             return match env.crm.kind_of(&change.object_type) {
-                Some(ObjectKind::Lead) => contact_change::decide(self, env, change, record).await,
+                Some(ObjectKind::Lead) => {
+                    let mut done = contact_change::decide(self, env, change, record).await?;
+                    if env.marketing.is_some() {
+                        done.merge(marketing::from_sales(self, env, change, record).await?);
+                    }
+                    Ok(done)
+                }
                 Some(ObjectKind::Deal) => closed_won::decide(self, env, change, record).await,
                 Some(ObjectKind::Account) => Ok(accounts::index_update(self, record)),
                 Some(ObjectKind::Activity) => first_touch::from_activity(self, env, record),

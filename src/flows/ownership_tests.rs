@@ -80,6 +80,7 @@ fn flows(on_violation: Option<&str>) -> Flows {
     Flows {
         loaded: Arc::new(loaded),
         owners: Arc::new(RwLock::new(OwnerDirectory::new(owners))),
+        marketing_owners: Default::default(),
     }
 }
 
@@ -140,6 +141,7 @@ async fn run(
     let env = Env {
         store,
         crm,
+        marketing: None,
         now_ms: NOW,
     };
     check(
@@ -303,6 +305,7 @@ async fn nothing_is_decided_when_owners_agree_or_the_change_is_not_judged() {
     let env = Env {
         store: &store,
         crm: &wf,
+        marketing: None,
         now_ms: NOW,
     };
     let mut recycled = lead();

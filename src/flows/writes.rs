@@ -128,6 +128,25 @@ impl Flows {
         self.outbound(&self.loaded.config.closed_won.case_mapping.value, draft)
     }
 
+    /// The action that writes `update` to the marketing CRM's contact `record`: the fields of
+    /// `marketing.update_mapping`.
+    ///
+    /// Errors: as [`Flows::lead_write`]; [`FlowError::Config`] without a `marketing` section.
+    pub(crate) fn marketing_write(
+        &self,
+        record: &RecordKey,
+        update: &LeadUpdate,
+    ) -> Result<Action, FlowError> {
+        let marketing = self.loaded.config.marketing.as_ref().ok_or_else(|| {
+            FlowError::Config("a marketing CRM write without a marketing section".into())
+        })?;
+        let fields = self.outbound(&marketing.update_mapping.value, update)?;
+        Ok(Action::CrmUpdate {
+            record: record.clone(),
+            fields,
+        })
+    }
+
     fn outbound(&self, mapping: &str, doc: &impl Serialize) -> Result<Fields, FlowError> {
         let input = serde_json::to_value(doc).unwrap_or_default();
         let outcome = self.loaded.mapping(mapping).apply(&input);

@@ -55,6 +55,13 @@ pub enum Action {
         fields: serde_json::Map<String, serde_json::Value>,
         links: Vec<RecordKey>,
     },
+    /// Create a lead in the CRM named `system` once, with `fields`, upserted on the step's
+    /// idempotency key ([`handoff_connector::Crm::upsert_lead`]): a marketing CRM's contact
+    /// handed to the sales CRM. Result: `lead_id`, `lead_key`.
+    CrmUpsertLead {
+        system: String,
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
     /// Create the project `name` from the PM tool's template named `template`, once (looked up
     /// by `name` when a previous attempt's outcome is unknown). Result: `project_id`,
     /// `project_url`.
@@ -113,6 +120,7 @@ impl Action {
             Action::CrmUpdate { .. }
             | Action::CrmLink { .. }
             | Action::CrmUpsertCase { .. }
+            | Action::CrmUpsertLead { .. }
             | Action::UpdateCrmRecord { .. }
             | Action::AssociateCrm { .. }
             | Action::UpsertTicket { .. } => Target::Crm,

@@ -30,6 +30,9 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 /// The vendors behind [`Effects`].
 pub struct VendorEffects {
     pub crm: Arc<dyn Crm>,
+    /// The marketing CRM in front of `crm`, when the config has one: writes to its records
+    /// (by their key's system) go to it.
+    pub marketing: Option<Arc<dyn Crm>>,
     pub pm: Arc<dyn ProjectTool>,
     pub slack: SlackClient,
     /// Email → DM channel id, so each DM costs one call, not three.
@@ -43,10 +46,26 @@ impl VendorEffects {
     pub fn new(crm: Arc<dyn Crm>, pm: Arc<dyn ProjectTool>, slack: SlackClient) -> Self {
         Self {
             crm,
+            marketing: None,
             pm,
             slack,
             dm_channels: Mutex::new(HashMap::new()),
             mailer: None,
+        }
+    }
+
+    /// Sends writes to `marketing`'s records through it.
+    pub fn with_marketing(mut self, marketing: Option<Arc<dyn Crm>>) -> Self {
+        self.marketing = marketing;
+        self
+    }
+
+    /// The CRM whose records are named `system` (the sales CRM when no other matches: legacy
+    /// actions name no system).
+    fn crm_of(&self, system: &str) -> &dyn Crm {
+        match &self.marketing {
+            Some(m) if m.system() == system => m.as_ref(),
+            _ => self.crm.as_ref(),
         }
     }
 
@@ -124,7 +143,7 @@ impl VendorEffects {
     ) -> Result<Value, ConnectorError> {
         match action {
             Action::CrmUpdate { record, fields } => {
-                self.crm.update(record, fields).await?;
+                self.crm_of(&record.system).update(record, fields).await?;
                 Ok(json!({ "id": record.id }))
             }
             Action::UpdateCrmRecord {
@@ -137,7 +156,7 @@ impl VendorEffects {
                 Ok(json!({ "id": id }))
             }
             Action::CrmLink { from, to } => {
-                self.crm.associate(from, to).await?;
+                self.crm_of(&from.system).associate(from, to).await?;
                 Ok(json!({}))
             }
             Action::AssociateCrm {
@@ -156,6 +175,10 @@ impl VendorEffects {
             Action::CrmUpsertCase { fields, links } => {
                 let case = self.crm.upsert_case(key, fields, links).await?;
                 Ok(json!({ "case_id": case.key.id, "case_url": case.url }))
+            }
+            Action::CrmUpsertLead { system, fields } => {
+                let lead = self.crm_of(system).upsert_lead(key, fields).await?;
+                Ok(json!({ "lead_id": lead.id, "lead_key": lead.to_string() }))
             }
             Action::UpsertTicket {
                 properties,
@@ -232,7 +255,12 @@ impl VendorEffects {
 impl Effects for VendorEffects {
     fn vendor(&self, action: &Action) -> &'static str {
         match action.target() {
-            super::Target::Crm => self.crm.system(),
+            super::Target::Crm => match action {
+                Action::CrmUpdate { record, .. } => self.crm_of(&record.system).system(),
+                Action::CrmLink { from, .. } => self.crm_of(&from.system).system(),
+                Action::CrmUpsertLead { system, .. } => self.crm_of(system).system(),
+                _ => self.crm.system(),
+            },
             super::Target::Pm => self.pm.system(),
             other => other.as_str(),
         }

@@ -129,6 +129,17 @@ pub struct Completion {
     pub cancel_timers: Vec<String>,
 }
 
+impl Completion {
+    /// Adds `other`'s sagas, audit entries, state, timers and cancellations after this one's.
+    pub fn merge(&mut self, other: Completion) {
+        self.sagas.extend(other.sagas);
+        self.audit.extend(other.audit);
+        self.state.extend(other.state);
+        self.timers.extend(other.timers);
+        self.cancel_timers.extend(other.cancel_timers);
+    }
+}
+
 impl Store {
     /// Takes inbox entry `seq` out and commits its decision, atomically. Returns how many of the
     /// sagas were new (the others already existed: the decision had been made before).

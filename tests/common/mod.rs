@@ -164,6 +164,9 @@ pub struct Options {
     pub crm: CrmKind,
     /// `delivery.max_attempts`: tries before a failing change or step is dead-lettered.
     pub max_attempts: u32,
+    /// HubSpot as the marketing CRM in front of Salesforce (`crm` must be Salesforce): the
+    /// `marketing:` section, and every owner a HubSpot owner too (same email).
+    pub marketing: bool,
 }
 
 impl Default for Options {
@@ -173,6 +176,7 @@ impl Default for Options {
             webhook_proxy: false,
             crm: CrmKind::HubSpot,
             max_attempts: 8,
+            marketing: false,
         }
     }
 }
@@ -215,6 +219,8 @@ pub struct TestEnv {
     pub asana_url: url::Url,
     /// Owner email → CRM owner id (HubSpot owner id, Salesforce User id).
     pub owner_ids: HashMap<String, String>,
+    /// Owner email → HubSpot owner id, with [`Options::marketing`].
+    pub marketing_owner_ids: HashMap<String, String>,
     /// Email → Slack user id.
     pub slack_ids: HashMap<String, String>,
     /// Where the daemon serves webhooks (`http://127.0.0.1:PORT/`).
@@ -290,6 +296,7 @@ impl TestEnv {
         let asn = asana.start(local, emulators.clone()).await.unwrap();
 
         let mut owner_ids = HashMap::new();
+        let mut marketing_owner_ids = HashMap::new();
         let mut slack_ids = HashMap::new();
         for (team, members) in [
             ("West", &WEST[..]),
@@ -308,6 +315,10 @@ impl TestEnv {
                     }
                     CrmKind::Salesforce => salesforce.add_user(email, first, team),
                 };
+                if opts.marketing {
+                    let id = hubspot.add_owner(email, first, team, Some(team));
+                    marketing_owner_ids.insert(email.to_string(), id);
+                }
                 owner_ids.insert(email.to_string(), id);
                 slack_ids.insert(email.to_string(), slack.add_user(email, first));
             }
@@ -339,6 +350,7 @@ impl TestEnv {
             slack,
             asana,
             owner_ids,
+            marketing_owner_ids,
             slack_ids,
             daemon_url,
             public_url,
@@ -382,11 +394,36 @@ impl TestEnv {
         }
     }
 
-    /// The `crm:` section of the config: the emulator of [`Options::crm`], relaxed budgets.
+    /// The `crm:` section of the config: the emulator of [`Options::crm`], relaxed budgets;
+    /// then, with [`Options::marketing`], the `marketing:` section (HubSpot in front).
     fn crm_section(&self, opts: &Options) -> String {
+        let mut out = self.crm_section_of(self.crm, opts, "[companies, contacts, deals]");
+        if opts.marketing {
+            let hubspot = self.crm_section_of(CrmKind::HubSpot, opts, "[contacts]");
+            out.push_str("marketing:\n");
+            for line in hubspot.lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push_str(
+                "  lead_mapping: hubspot-contact-to-lead
+  sales_lead_mapping: hubspot-contact-to-salesforce-lead
+  update_mapping: lead-to-hubspot-contact
+  owner_of_record:
+    - { stages: [subscriber, lead], crm: marketing }
+    - { stages: [MQL, SQL, opportunity, customer], crm: sales }
+",
+            );
+        }
+        out
+    }
+
+    /// The `crm:` section for `kind`'s emulator (HubSpot polls `hubspot_objects`).
+    fn crm_section_of(&self, kind: CrmKind, opts: &Options, hubspot_objects: &str) -> String {
         let secrets = self.dir.path().join("secrets");
         let secrets = secrets.display();
-        match self.crm {
+        match kind {
             CrmKind::HubSpot => format!(
                 r#"crm:
   type: hubspot
@@ -400,7 +437,7 @@ impl TestEnv {
     - webhook
     - poll:
         schedule: "{schedule}"
-        objects: [companies, contacts, deals]
+        objects: {hubspot_objects}
 "#,
                 hs = self.hubspot_url,
                 portal = self.hubspot.config().portal_id,
@@ -717,6 +754,47 @@ closed_won:
     /// `GET /admin/dead-letters`.
     pub async fn dead_letters(&self) -> Vec<Value> {
         self.admin_get("/admin/dead-letters").await
+    }
+
+    /// Replays every dead letter of `record` through the admin API; returns how many.
+    pub async fn replay_dead_letters_of(&self, record: &str) -> usize {
+        let mut replayed = 0;
+        for letter in self
+            .dead_letters()
+            .await
+            .iter()
+            .filter(|l| l["record_key"] == record)
+        {
+            let id = letter["id"].as_u64().unwrap();
+            let r = self
+                .http
+                .post(format!(
+                    "http://{}/admin/dead-letters/{id}/replay",
+                    self.admin_addr
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "replay: {}", r.status());
+            replayed += 1;
+        }
+        replayed
+    }
+
+    /// Waits until the dead letters include one for `record`; returns them all.
+    pub async fn wait_dead_letter(&self, record: &str, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let letters = self.dead_letters().await;
+            if letters.iter().any(|l| l["record_key"] == record) {
+                return letters;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no dead letter for {record}: {letters:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// `GET /metrics` on the public listener.

@@ -48,6 +48,7 @@ pub fn flows_with_rules(rules_yaml: &str, owners: Vec<Owner>) -> Flows {
     Flows {
         loaded: Arc::new(loaded),
         owners: Arc::new(RwLock::new(OwnerDirectory::new(owners))),
+        marketing_owners: Default::default(),
     }
 }
 

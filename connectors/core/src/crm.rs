@@ -64,6 +64,34 @@ pub struct CaseRef {
     pub url: String,
 }
 
+/// Someone the CRM already has, found by email ([`Crm::find_by_email`]): a lead or a contact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// The lead or contact (HubSpot `contacts`; Salesforce `Lead` or `Contact`).
+    pub key: RecordKey,
+    /// [`ObjectKind::Lead`] or [`ObjectKind::Contact`].
+    pub kind: ObjectKind,
+    /// Lower case.
+    pub email: String,
+    /// The owner field's value (a user or, on Salesforce, a queue); `None` when unowned.
+    pub owner_id: Option<String>,
+    /// The contact's account (Salesforce `Contact.AccountId`), when it has one.
+    pub account: Option<RecordKey>,
+}
+
+/// `emails` trimmed, lower-cased, without blanks and repeats, in their first order: what
+/// [`Crm::find_by_email`] implementations look up.
+pub fn distinct_emails(emails: &[String]) -> Vec<String> {
+    let mut wanted: Vec<String> = Vec::new();
+    for e in emails {
+        let e = e.trim().to_lowercase();
+        if !e.is_empty() && !wanted.contains(&e) {
+            wanted.push(e);
+        }
+    }
+    wanted
+}
+
 /// "Which records of `object` have `field` set to one of `values`?", answered with the
 /// emails they carry in `email_field`: how handoff reads out-of-office flags kept in the CRM
 /// (HubSpot users `hs_availability_status`; a custom field on Salesforce `User`).
@@ -181,4 +209,35 @@ pub trait Crm: Send + Sync {
         fields: &'a Fields,
         links: &'a [RecordKey],
     ) -> BoxFuture<'a, Result<CaseRef, ConnectorError>>;
+
+    /// Whether `owner_id` is the user handoff itself signs in as (Salesforce: the integration
+    /// user, who owns the Leads handoff creates until they are routed). Such an owner is no
+    /// owner for routing. `false` when the CRM has no such user or it is not known yet.
+    fn is_integration_user(&self, _owner_id: &str) -> bool {
+        false
+    }
+
+    /// The open leads and the contacts whose email is one of `emails` (compared without case),
+    /// leads first, then contacts, each group oldest first. Converted Salesforce Leads are left
+    /// out (their Contact stands for the person). One or two queries per 100 emails.
+    ///
+    /// How a lead from another system (a marketing CRM) is matched before one is created.
+    fn find_by_email<'a>(
+        &'a self,
+        emails: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<PersonRecord>, ConnectorError>>;
+
+    /// Creates the lead keyed `key` once, with `fields` (vendor field names): an upsert on the
+    /// CRM's idempotency field (Salesforce external id `Handoff_Idempotency_Key__c` on Lead),
+    /// so a retry after a crash between "created" and "recorded" finds the lead it created.
+    /// Returns the lead's key.
+    ///
+    /// Errors: a value the CRM refuses (a picklist value, a missing required field) is
+    /// [`ConnectorError::Rejected`] naming the field; a CRM that cannot take leads from another
+    /// system this way is [`ConnectorError::Config`].
+    fn upsert_lead<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        fields: &'a Fields,
+    ) -> BoxFuture<'a, Result<RecordKey, ConnectorError>>;
 }

@@ -2,10 +2,17 @@
 //! more than the test needs. It holds records by key and owners, answers a scripted owner
 //! history, records every write, and counts reads. It speaks no vendor's API: the object
 //! names and the system name are the test's choice.
+//!
+//! [`Crm::find_by_email`] reads the records it holds as the two CRMs shape them: the email is
+//! the property named `email` in any case (HubSpot `email`, Salesforce `Email`), the owner
+//! `hubspot_owner_id` or `OwnerId`, the creation time `createdate` or `CreatedDate`; a record
+//! with `IsConverted` true is a converted lead and left out; a contact's account is its first
+//! association to the [`ObjectKind::Account`] object. [`Crm::upsert_lead`] stores the lead as
+//! a record whose id is the key (a second call with the key updates it) and records the write.
 
 use crate::{
     CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
-    Owner, Record, RecordKey,
+    Owner, PersonRecord, Record, RecordKey,
 };
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -18,6 +25,7 @@ pub enum Write {
     Update(RecordKey, Fields),
     Link(RecordKey, RecordKey),
     Case(IdempotencyKey, Fields, Vec<RecordKey>),
+    Lead(IdempotencyKey, Fields),
 }
 
 /// An in-memory CRM (see the module docs).
@@ -86,6 +94,18 @@ impl MemoryCrm {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The value of the first of `names` (compared without case) the record has, as a string.
+fn prop_of(record: &Record, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        record
+            .properties
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .and_then(|(k, _)| record.prop(k))
+            .filter(|v| !v.trim().is_empty())
+    })
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, Result<T, ConnectorError>> {
@@ -210,5 +230,178 @@ impl Crm for MemoryCrm {
             url: self.record_url(&case),
             key: case,
         })
+    }
+
+    fn find_by_email<'a>(
+        &'a self,
+        emails: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<PersonRecord>, ConnectorError>> {
+        let wanted: Vec<String> = emails.iter().map(|e| e.trim().to_lowercase()).collect();
+        let account_object = self.object_of(ObjectKind::Account);
+        let records = lock(&self.records);
+        let mut found: Vec<(u8, Option<i64>, String, PersonRecord)> = records
+            .iter()
+            .filter_map(|(key, r)| {
+                let kind = self.kind_of(&r.object_type)?;
+                let rank = match kind {
+                    ObjectKind::Lead => 0,
+                    ObjectKind::Contact => 1,
+                    _ => return None,
+                };
+                let email = prop_of(r, &["email"])?.trim().to_lowercase();
+                if !wanted.contains(&email) {
+                    return None;
+                }
+                let converted = r
+                    .properties
+                    .get("IsConverted")
+                    .is_some_and(|v| v == true || v == "true");
+                if converted {
+                    return None;
+                }
+                let account = match (kind, account_object) {
+                    (ObjectKind::Contact, Some(object)) => r
+                        .associations
+                        .get(object)
+                        .and_then(|ids| ids.first())
+                        .map(|id| RecordKey::new(self.system, object, id)),
+                    _ => None,
+                };
+                let created = prop_of(r, &["createdate", "CreatedDate"])
+                    .and_then(|t| crate::time::parse_ms(&t));
+                let person = PersonRecord {
+                    key: key.clone(),
+                    kind,
+                    email,
+                    owner_id: prop_of(r, &["hubspot_owner_id", "OwnerId"]),
+                    account,
+                };
+                Some((rank, created, r.id.clone(), person))
+            })
+            .collect();
+        found.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        ready(found.into_iter().map(|(_, _, _, p)| p).collect())
+    }
+
+    fn upsert_lead<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        fields: &'a Fields,
+    ) -> BoxFuture<'a, Result<RecordKey, ConnectorError>> {
+        lock(&self.writes).push(Write::Lead(key.clone(), fields.clone()));
+        let object = self.object_of(ObjectKind::Lead).unwrap_or("leads");
+        let lead = RecordKey::new(self.system, object, key.as_str());
+        let mut records = lock(&self.records);
+        let record = records.entry(lead.clone()).or_insert_with(|| Record {
+            id: key.as_str().to_string(),
+            object_type: object.to_string(),
+            ..Record::default()
+        });
+        for (k, v) in fields {
+            record.properties.insert(k.clone(), v.clone());
+        }
+        drop(records);
+        ready(lead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(object: &str, id: &str, props: serde_json::Value) -> Record {
+        Record {
+            id: id.into(),
+            object_type: object.into(),
+            properties: props.as_object().unwrap().clone(),
+            associations: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn people_are_found_by_email_leads_first_oldest_first_and_leads_upserted_once() {
+        let crm = MemoryCrm::new(
+            "salesforce",
+            &[
+                (ObjectKind::Lead, "Lead"),
+                (ObjectKind::Contact, "Contact"),
+                (ObjectKind::Account, "Account"),
+            ],
+        );
+        let mut contact = record(
+            "Contact",
+            "003A",
+            json!({"Email": "Pat@Example.com", "OwnerId": "005R", "CreatedDate": "2026-01-01T00:00:00.000+0000"}),
+        );
+        contact
+            .associations
+            .insert("Account".into(), vec!["001A".into()]);
+        crm.put(contact)
+            .put(record(
+                "Lead",
+                "00QNEW",
+                json!({"Email": "pat@example.com", "OwnerId": "005R", "CreatedDate": "2026-03-01T00:00:00.000+0000"}),
+            ))
+            .put(record(
+                "Lead",
+                "00QOLD",
+                json!({"Email": "PAT@example.com", "CreatedDate": "2026-02-01T00:00:00.000+0000"}),
+            ))
+            .put(record(
+                "Lead",
+                "00QCONV",
+                json!({"Email": "pat@example.com", "IsConverted": true}),
+            ))
+            .put(record("Lead", "00QELSE", json!({"Email": "sam@example.com"})))
+            .put(record("Account", "001A", json!({"Email": "pat@example.com"})));
+
+        let found = crm
+            .find_by_email(&["pAt@EXAMPLE.com".to_string()])
+            .await
+            .unwrap();
+        let ids: Vec<&str> = found.iter().map(|p| p.key.id.as_str()).collect();
+        assert_eq!(ids, ["00QOLD", "00QNEW", "003A"]);
+        assert_eq!(
+            found.iter().map(|p| p.kind).collect::<Vec<_>>(),
+            [ObjectKind::Lead, ObjectKind::Lead, ObjectKind::Contact]
+        );
+        assert!(found.iter().all(|p| p.email == "pat@example.com"));
+        assert_eq!(found[0].owner_id, None);
+        assert_eq!(found[1].owner_id.as_deref(), Some("005R"));
+        assert_eq!(found[0].account, None);
+        assert_eq!(
+            found[2].account,
+            Some(RecordKey::new("salesforce", "Account", "001A"))
+        );
+        assert!(crm.find_by_email(&[]).await.unwrap().is_empty());
+
+        let key = IdempotencyKey::new("lead:marketing:42");
+        let mut fields = Fields::new();
+        fields.insert("Email".into(), json!("new@example.com"));
+        fields.insert("LastName".into(), json!("New"));
+        let first = crm.upsert_lead(&key, &fields).await.unwrap();
+        fields.insert("LastName".into(), json!("Newer"));
+        let second = crm.upsert_lead(&key, &fields).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(
+            first,
+            RecordKey::new("salesforce", "Lead", "lead:marketing:42")
+        );
+        let leads = crm
+            .find_by_email(&["new@example.com".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(leads.len(), 1, "one lead for one key");
+        assert_eq!(leads[0].key, first);
+        let stored = crm
+            .read("Lead", std::slice::from_ref(&first.id), &[])
+            .await
+            .unwrap();
+        assert_eq!(stored[0].properties["LastName"], "Newer");
+        assert_eq!(crm.writes().len(), 2);
+        assert!(
+            matches!(&crm.writes()[1], Write::Lead(k, f) if *k == key && f["LastName"] == "Newer")
+        );
     }
 }

@@ -14,14 +14,22 @@
 //! write's `sourceType`/`sourceId` (CRM v3 specs, `ValueWithTimestamp`). Cases are tickets
 //! upserted on the unique custom property [`IDEMPOTENCY_PROPERTY`]. Record links follow the
 //! configured template (`record_url`, with `{portal_id}`, `{object_type_id}`, `{id}`).
+//!
+//! `find_by_email` searches contacts (HubSpot's lead object here, [`ObjectKind::Lead`]) with
+//! `email IN (…)`, [`EMAILS_PER_SEARCH`] emails (lower case, each once) per search, sorted by
+//! `createdate` ascending and paged with `after`; HubSpot has no converted-lead state and no
+//! primary account on the result, so `account` is `None`. `upsert_lead` is refused with
+//! [`ConnectorError::Config`]: HubSpot is not a target for leads handed over from another CRM
+//! in this release.
 
 use crate::client::{HubSpotClient, IDEMPOTENCY_PROPERTY, VENDOR};
 use crate::objects::ObjectType;
-use crate::search::{Filter, FilterGroup, Operator, SearchRequest};
+use crate::search::{Filter, FilterGroup, Operator, SearchRequest, Sort};
+use crate::time::parse_ms;
 use futures::future::BoxFuture;
 use handoff_connector::{
     CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
-    Owner, Record, RecordKey,
+    Owner, PersonRecord, Record, RecordKey,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -36,6 +44,14 @@ pub const SYSTEM: &str = "hubspot";
 const PAGE: u32 = 200;
 /// HubSpot refuses to page a search past 10,000 results (`vendor-specs/NOTES.md` §1.3).
 const MAX_RESULTS: usize = 10_000;
+/// Emails per `find_by_email` search: the values of one `IN` filter, 100 as HubSpot's cap on
+/// them is taken to be. Unverified: `vendor-specs/NOTES.md` §1.3 gives the filter-group and
+/// filter limits but no cap on `values`, and the emulator enforces none.
+pub const EMAILS_PER_SEARCH: usize = 100;
+/// The contact property holding the email.
+const EMAIL_PROPERTY: &str = "email";
+/// The contact property holding its creation time.
+const CREATED_PROPERTY: &str = "createdate";
 
 /// HubSpot as handoff's CRM.
 #[derive(Clone, Debug)]
@@ -326,6 +342,82 @@ impl Crm for HubSpotCrm {
             })
         })
     }
+
+    fn find_by_email<'a>(
+        &'a self,
+        emails: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<PersonRecord>, ConnectorError>> {
+        Box::pin(async move {
+            let wanted = handoff_connector::crm::distinct_emails(emails);
+            let contacts = ObjectType::Contacts.name();
+            let mut found: Vec<(Option<i64>, u64, PersonRecord)> = Vec::new();
+            for chunk in wanted.chunks(EMAILS_PER_SEARCH) {
+                let mut filter = Filter::new(EMAIL_PROPERTY, Operator::In, "");
+                filter.value = None;
+                filter.values = Some(chunk.iter().map(|e| json!(e)).collect());
+                let mut request = SearchRequest {
+                    filter_groups: vec![FilterGroup {
+                        filters: vec![filter],
+                    }],
+                    sorts: vec![Sort::ascending(CREATED_PROPERTY)],
+                    properties: vec![
+                        EMAIL_PROPERTY.into(),
+                        OWNER_PROPERTY.into(),
+                        CREATED_PROPERTY.into(),
+                    ],
+                    limit: Some(PAGE),
+                    ..Default::default()
+                };
+                let mut read = 0;
+                loop {
+                    let page = self.client.search(contacts, &request).await?;
+                    read += page.results.len();
+                    for r in &page.results {
+                        let Some(email) = r.prop(EMAIL_PROPERTY) else {
+                            continue;
+                        };
+                        let created = r.prop(CREATED_PROPERTY).and_then(|t| parse_ms(&t));
+                        let order = r.id.parse::<u64>().unwrap_or(u64::MAX);
+                        found.push((
+                            created,
+                            order,
+                            PersonRecord {
+                                key: RecordKey::new(SYSTEM, contacts, &r.id),
+                                kind: ObjectKind::Lead,
+                                email: email.trim().to_lowercase(),
+                                owner_id: r.prop(OWNER_PROPERTY).filter(|o| !o.is_empty()),
+                                account: None,
+                            },
+                        ));
+                    }
+                    match page.next_after {
+                        Some(after) if read < MAX_RESULTS && !page.results.is_empty() => {
+                            request.after = Some(after)
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            // Oldest first across the searches (ties by id, as within one).
+            found.sort_by_key(|(created, id, _)| (*created, *id));
+            Ok(found.into_iter().map(|(_, _, p)| p).collect())
+        })
+    }
+
+    fn upsert_lead<'a>(
+        &'a self,
+        _key: &'a IdempotencyKey,
+        _fields: &'a Fields,
+    ) -> BoxFuture<'a, Result<RecordKey, ConnectorError>> {
+        Box::pin(async move {
+            Err(ConnectorError::Config {
+                vendor: VENDOR,
+                reason: "HubSpot is not a target for leads handed over from another CRM in this \
+                         release: hand leads to Salesforce, or let HubSpot be the marketing CRM"
+                    .into(),
+            })
+        })
+    }
 }
 
 /// The HubSpot contact a [`handoff_connector::Person`] becomes (`{id, object_type: contacts,
@@ -368,5 +460,41 @@ pub fn lead_record(person: &handoff_connector::Person) -> Record {
         object_type: ObjectType::Contacts.name().into(),
         properties: p,
         associations: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HubSpotConfig;
+    use secrecy::SecretString;
+
+    #[tokio::test]
+    async fn upsert_lead_is_refused_as_config() {
+        let config = HubSpotConfig::new(
+            "http://127.0.0.1:9/".parse().unwrap(),
+            SecretString::from("pat-test"),
+            SecretString::from("secret"),
+        );
+        let crm = HubSpotCrm::new(
+            HubSpotClient::new(&config).unwrap(),
+            1,
+            "https://app.hubspot.com/contacts/{portal_id}/record/{object_type_id}/{id}",
+        );
+        let mut fields = Fields::new();
+        fields.insert("email".into(), json!("kim@acme-widgets.io"));
+        let err = crm
+            .upsert_lead(&IdempotencyKey::new("marketing:x:1:lead"), &fields)
+            .await
+            .unwrap_err();
+        let ConnectorError::Config { vendor, reason } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*vendor, "hubspot");
+        assert!(
+            reason.contains("not a target for leads handed over from another CRM"),
+            "{reason}"
+        );
+        assert_eq!(err.class(), handoff_connector::ErrorClass::Permanent);
     }
 }

@@ -71,8 +71,10 @@ pub struct SalesforceSection {
     /// (S10, unverified).
     #[serde(default)]
     pub lightning_url: Option<url::Url>,
-    /// The Case field `upsert_case` upserts on: a custom **external id** text field, unique,
-    /// that the admin creates on Case (default `Handoff_Idempotency_Key__c`; S9).
+    /// The field `upsert_case` (Case) and `upsert_lead` (Lead) upsert on: a custom **external
+    /// id** text field, unique, that the admin creates on Case (default
+    /// `Handoff_Idempotency_Key__c`; S9), and with the same name on Lead as well when a
+    /// marketing CRM hands leads to Salesforce (leads are created once, keyed by it).
     #[serde(default = "default_idempotency_field")]
     pub idempotency_field: String,
     /// How changes reach handoff: `poll` (SOQL `queryAll` on `SystemModstamp`) and/or `webhook`

@@ -13,6 +13,14 @@
 //!   `USER`, `source_id` = `CreatedById`, `by_handoff` when that is the integration user.
 //! * `record_url` (S10, unverified): `{lightning_url}/lightning/r/{Object}/{id}/view`, base
 //!   `lightning_url`, else the instance URL from the token, else the login URL.
+//! * `find_by_email`: `SELECT Id, Email, OwnerId, CreatedDate FROM Lead WHERE IsConverted =
+//!   false AND Email IN (…) ORDER BY CreatedDate, Id` and `SELECT Id, Email, OwnerId,
+//!   AccountId, CreatedDate FROM Contact WHERE Email IN (…) ORDER BY CreatedDate, Id`,
+//!   [`EMAILS_PER_QUERY`] emails a query (quoted, lower case, each once; SOQL's text `IN`
+//!   ignores case, S11). Leads first, then contacts, each oldest first across the chunks.
+//! * `upsert_lead`: `PATCH sobjects/Lead/{idempotency_field}/{key}` (S9), the same external-id
+//!   field as Case (`Handoff_Idempotency_Key__c` by default), which the admin creates on Lead
+//!   too when a marketing CRM hands leads to Salesforce.
 //! * Writes send `Sforce-Auto-Assign: FALSE` on Lead, Case and Account (S6), so the owner
 //!   handoff chose stays.
 
@@ -27,10 +35,13 @@ use crate::time::parse_ms;
 use futures::future::BoxFuture;
 use handoff_connector::{
     CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
-    Owner, Record, RecordKey,
+    Owner, PersonRecord, Record, RecordKey,
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Emails per `find_by_email` query (one Lead and one Contact query per chunk).
+pub const EMAILS_PER_QUERY: usize = 100;
 
 /// Salesforce as handoff's CRM.
 #[derive(Clone, Debug)]
@@ -43,8 +54,8 @@ pub struct SalesforceCrm {
 
 impl SalesforceCrm {
     /// The CRM over `client`. `fields`: SObject → fields the daemon's mappings read (read with
-    /// the connector's own on every `read`); `idempotency_field`: the Case external-id field
-    /// `upsert_case` upserts on.
+    /// the connector's own on every `read`); `idempotency_field`: the external-id field
+    /// `upsert_case` (on Case) and `upsert_lead` (on Lead) upsert on.
     pub fn new(
         client: SalesforceClient,
         fields: BTreeMap<String, Vec<String>>,
@@ -91,6 +102,55 @@ impl SalesforceCrm {
             })
             .collect())
     }
+
+    /// The rows of `object` (`Lead` or `Contact`) whose `Email` is one of `emails`, each chunk
+    /// ordered by `CreatedDate, Id`; Leads only when not converted.
+    async fn people_of(
+        &self,
+        object: &str,
+        fields: &[&str],
+        emails: &[String],
+    ) -> Result<Vec<Map<String, Value>>, ConnectorError> {
+        let mut rows = Vec::new();
+        for chunk in emails.chunks(EMAILS_PER_QUERY) {
+            let mut select = Select::new(fields.iter().copied(), object)?;
+            if object == "Lead" {
+                select = select.filter(Cond::eq("IsConverted", Literal::Bool(false))?);
+            }
+            let soql = select
+                .filter(Cond::is_in("Email", chunk)?)
+                .order_by("CreatedDate", false)?
+                .order_by("Id", false)?
+                .build();
+            rows.extend(self.client.query_every(&soql, false).await?);
+        }
+        if emails.len() > EMAILS_PER_QUERY {
+            // Oldest first across the chunks, as one query would have answered.
+            rows.sort_by_cached_key(|r| {
+                (
+                    str_field(r, "CreatedDate").and_then(parse_ms),
+                    str_field(r, "Id").unwrap_or_default().to_string(),
+                )
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// A Lead or Contact row of `find_by_email` as a [`PersonRecord`] (`None` without an id or an
+/// email).
+fn person(
+    row: &Map<String, Value>,
+    object: &'static str,
+    kind: ObjectKind,
+) -> Option<PersonRecord> {
+    Some(PersonRecord {
+        key: RecordKey::new(SYSTEM, object, str_field(row, "Id")?),
+        kind,
+        email: str_field(row, "Email")?.trim().to_lowercase(),
+        owner_id: str_field(row, "OwnerId").map(str::to_string),
+        account: str_field(row, "AccountId").map(|id| RecordKey::new(SYSTEM, "Account", id)),
+    })
 }
 
 fn str_field<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
@@ -107,6 +167,12 @@ impl Crm for SalesforceCrm {
 
     fn object_of(&self, kind: ObjectKind) -> Option<&'static str> {
         Some(objects::object_of(kind))
+    }
+
+    fn is_integration_user(&self, owner_id: &str) -> bool {
+        self.client
+            .known_identity()
+            .is_some_and(|me| crate::auth::same_id(owner_id, &me.user_id))
     }
 
     fn kind_of(&self, object: &str) -> Option<ObjectKind> {
@@ -341,6 +407,55 @@ impl Crm for SalesforceCrm {
                 url: self.record_url(&case),
                 key: case,
             })
+        })
+    }
+
+    fn find_by_email<'a>(
+        &'a self,
+        emails: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<PersonRecord>, ConnectorError>> {
+        Box::pin(async move {
+            let wanted = handoff_connector::crm::distinct_emails(emails);
+            if wanted.is_empty() {
+                return Ok(Vec::new());
+            }
+            let leads = self
+                .people_of("Lead", &["Id", "Email", "OwnerId", "CreatedDate"], &wanted)
+                .await?;
+            let contacts = self
+                .people_of(
+                    "Contact",
+                    &["Id", "Email", "OwnerId", "AccountId", "CreatedDate"],
+                    &wanted,
+                )
+                .await?;
+            Ok(leads
+                .iter()
+                .filter_map(|r| person(r, "Lead", ObjectKind::Lead))
+                .chain(
+                    contacts
+                        .iter()
+                        .filter_map(|r| person(r, "Contact", ObjectKind::Contact)),
+                )
+                .collect())
+        })
+    }
+
+    /// Upserts the Lead whose idempotency field (`Handoff_Idempotency_Key__c` by default: the
+    /// Case's external-id field, created on Lead too) is `key` (S9), with `fields`. A value
+    /// Salesforce refuses (`INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`, `REQUIRED_FIELD_MISSING`)
+    /// comes back as [`ConnectorError::Rejected`] naming the field ([`crate::error`]).
+    fn upsert_lead<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        fields: &'a Fields,
+    ) -> BoxFuture<'a, Result<RecordKey, ConnectorError>> {
+        Box::pin(async move {
+            let (id, _created) = self
+                .client
+                .upsert("Lead", &self.idempotency_field, key.as_str(), fields)
+                .await?;
+            Ok(RecordKey::new(SYSTEM, "Lead", id))
         })
     }
 }

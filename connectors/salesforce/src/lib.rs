@@ -9,7 +9,7 @@
 //!   [`handoff_connector::SingleFlight`]).
 //! * **Reads and writes** records ([`client`], [`crm`]): SOQL `query`/`queryAll` with
 //!   `nextRecordsUrl` paging, sObject GET/PATCH/POST, upsert by external id (the Case
-//!   idempotency key), sObject Collections; `Sforce-Auto-Assign: FALSE` on writes where
+//!   idempotency key, and the Lead's when a marketing CRM hands leads over), sObject Collections; `Sforce-Auto-Assign: FALSE` on writes where
 //!   handoff picks the owner.
 //! * **Stays inside the org's daily API allocation** ([`limits`]): `Sforce-Limit-Info` on every
 //!   response, handoff's share of it, 403 `REQUEST_LIMIT_EXCEEDED` as a rate limit.

@@ -7,6 +7,7 @@ use common::{fields, lead, Harness};
 use handoff_connector::{
     ConnectorError, Crm, EmailQuery, ErrorClass, IdempotencyKey, ObjectKind, RecordKey,
 };
+use handoff_salesforce::emulator::EmulatorConfig;
 use serde_json::json;
 
 fn key(object: &str, id: &str) -> RecordKey {
@@ -436,4 +437,219 @@ async fn emails_where_offers_the_usual_spellings_and_records_read_every_field_as
         assert!(r.properties.contains_key(f), "{f}");
     }
     assert!(!r.properties.contains_key("attributes"));
+}
+
+#[tokio::test]
+async fn find_by_email_finds_open_leads_then_contacts_oldest_first_in_any_case() {
+    let h = Harness::default().await;
+    let crm = h.crm();
+    let rep = h.emu.add_user("rep@example.com", "Rae", "Rep");
+    let queue = h.emu.add_queue("Inbound", "inbound@example.com");
+    let account = h.emu.create("Account", fields(json!({ "Name": "Acme" })));
+    h.emu.set_clock(Some(1_700_000_000_000));
+    let old_contact = h.emu.create(
+        "Contact",
+        fields(json!({ "LastName": "Pat", "Email": "pat@EXAMPLE.com", "AccountId": account, "OwnerId": rep })),
+    );
+    h.emu.set_clock(Some(1_700_000_100_000));
+    let old_lead = h.emu.create(
+        "Lead",
+        fields(
+            json!({ "LastName": "Pat", "Company": "Acme", "Status": "Open - Not Contacted",
+                       "Email": "Pat@Example.COM", "OwnerId": rep }),
+        ),
+    );
+    h.emu.set_clock(Some(1_700_000_200_000));
+    let new_lead = h.emu.create(
+        "Lead",
+        fields(
+            json!({ "LastName": "Pat", "Company": "Acme", "Status": "Working - Contacted",
+                       "Email": "pat@example.com", "OwnerId": queue }),
+        ),
+    );
+    h.emu.set_clock(Some(1_700_000_300_000));
+    let converted = h.emu.create(
+        "Lead",
+        lead("Pat", &rep, "Working - Contacted"), // pat@example.com
+    );
+    let done = h.emu.convert_lead(&converted, false).unwrap();
+    h.emu
+        .create("Lead", lead("Sam", &rep, "Open - Not Contacted"));
+
+    let found = crm
+        .find_by_email(&[
+            "PAT@example.com".to_string(),
+            "pat@example.com".to_string(),
+            "nobody@example.com".to_string(),
+            " ".to_string(),
+        ])
+        .await
+        .unwrap();
+    let keys: Vec<&RecordKey> = found.iter().map(|p| &p.key).collect();
+    assert_eq!(
+        keys,
+        [
+            &key("Lead", &old_lead),
+            &key("Lead", &new_lead),
+            &key("Contact", &old_contact),
+            &key("Contact", &done.contact_id),
+        ],
+        "open leads first (the converted one left out), then contacts, each oldest first"
+    );
+    assert_eq!(
+        found.iter().map(|p| p.kind).collect::<Vec<_>>(),
+        [
+            ObjectKind::Lead,
+            ObjectKind::Lead,
+            ObjectKind::Contact,
+            ObjectKind::Contact
+        ]
+    );
+    assert!(
+        found.iter().all(|p| p.email == "pat@example.com"),
+        "{found:?}"
+    );
+    assert_eq!(found[0].owner_id.as_deref(), Some(rep.as_str()));
+    assert_eq!(found[1].owner_id.as_deref(), Some(queue.as_str()));
+    assert_eq!(
+        (found[0].account.as_ref(), found[1].account.as_ref()),
+        (None, None)
+    );
+    assert_eq!(found[2].account, Some(key("Account", &account)));
+    assert_eq!(found[3].account, Some(key("Account", &done.account_id)));
+
+    let before = h.emu.request_count();
+    assert!(crm.find_by_email(&[]).await.unwrap().is_empty());
+    assert!(crm.find_by_email(&[" ".into()]).await.unwrap().is_empty());
+    assert_eq!(h.emu.request_count(), before, "no emails, no call");
+}
+
+#[tokio::test]
+async fn find_by_email_queries_100_emails_at_a_time_and_orders_across_chunks() {
+    let h = Harness::default().await;
+    let crm = h.crm();
+    let rep = h.emu.integration_user_id();
+    h.emu.set_clock(Some(1_700_000_000_000));
+    let early = h
+        .emu
+        .create("Lead", lead("Early", &rep, "Open - Not Contacted"));
+    h.emu.set_clock(Some(1_700_000_100_000));
+    let late = h
+        .emu
+        .create("Lead", lead("Late", &rep, "Open - Not Contacted"));
+    // `late@…` in the first 100 emails, `early@…` in the next 50: oldest first all the same.
+    let mut emails: Vec<String> = (0..150).map(|i| format!("o'neil{i}@example.com")).collect();
+    emails[0] = "LATE@example.com".into();
+    emails[120] = "early@example.com".into();
+    let before = h.emu.request_count();
+    let found = crm.find_by_email(&emails).await.unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.key.id.as_str()).collect::<Vec<_>>(),
+        [early.as_str(), late.as_str()]
+    );
+    assert_eq!(
+        h.emu.request_count() - before,
+        4,
+        "a Lead and a Contact query per 100 emails"
+    );
+}
+
+#[tokio::test]
+async fn upserting_a_lead_twice_with_one_key_makes_one_lead_owned_as_asked() {
+    let h = Harness::default().await;
+    let crm = h.crm();
+    let rep = h.emu.add_user("rep@example.com", "Rae", "Rep");
+    let queue = h.emu.add_queue("Round robin", "rr@example.com");
+    h.emu.set_assignment_rule("Lead", Some(&queue)).unwrap();
+    let k = IdempotencyKey::new("marketing:hubspot:contacts:901:lead");
+    let body = |company: &str| {
+        fields(
+            json!({ "LastName": "Lee", "Company": company, "Status": "Open - Not Contacted",
+                       "Email": "kim@acme-widgets.io", "LeadSource": "Web", "OwnerId": rep }),
+        )
+    };
+    let first = crm.upsert_lead(&k, &body("Acme")).await.unwrap();
+    let second = crm.upsert_lead(&k, &body("Acme Widgets")).await.unwrap();
+    assert_eq!(first, second, "the retry finds the lead it created");
+    assert_eq!(
+        (first.system.as_str(), first.object.as_str()),
+        ("salesforce", "Lead")
+    );
+    assert!(first.id.starts_with("00Q"), "{first}");
+    let leads = h.emu.objects("Lead");
+    assert_eq!(leads.len(), 1, "one lead for one key");
+    let l = &leads[0];
+    assert_eq!(l["Id"], first.id.as_str());
+    assert_eq!(l["Handoff_Idempotency_Key__c"], k.as_str());
+    assert_eq!(l["Company"], "Acme Widgets");
+    assert_eq!(l["OwnerId"], rep.as_str(), "Sforce-Auto-Assign: FALSE");
+    assert_eq!(l["CreatedById"], h.emu.integration_user_id().as_str());
+    // The emulator answers the second upsert as an update (200 `created: false`).
+    let (id, created) = crm
+        .client()
+        .upsert(
+            "Lead",
+            "Handoff_Idempotency_Key__c",
+            k.as_str(),
+            &body("Acme"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((id.as_str(), created), (first.id.as_str(), Some(false)));
+}
+
+#[tokio::test]
+async fn a_lead_salesforce_refuses_is_rejected_naming_the_field() {
+    let h = Harness::default().await;
+    let crm = h.crm();
+    let k = IdempotencyKey::new("marketing:hubspot:contacts:902:lead");
+    let err = crm
+        .upsert_lead(
+            &k,
+            &fields(json!({ "LastName": "Lee", "Company": "Acme", "Status": "Hot" })),
+        )
+        .await
+        .unwrap_err();
+    rejected_with(&err, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+    assert!(err.to_string().contains("(fields: Status)"), "{err}");
+    let err = crm
+        .upsert_lead(
+            &k,
+            &fields(json!({ "LastName": "Lee", "Status": "Open - Not Contacted" })),
+        )
+        .await
+        .unwrap_err();
+    rejected_with(&err, "REQUIRED_FIELD_MISSING");
+    assert!(err.to_string().contains("(fields: Company)"), "{err}");
+    assert!(h.emu.objects("Lead").is_empty(), "nothing created");
+}
+
+#[tokio::test]
+async fn upsert_lead_needs_the_idempotency_field_on_lead() {
+    // An org whose admin created the field on Case only.
+    let h = Harness::start(EmulatorConfig {
+        custom_fields: [(
+            "Case".to_string(),
+            vec!["Handoff_Idempotency_Key__c".to_string()],
+        )]
+        .into(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let err = h
+        .crm()
+        .upsert_lead(
+            &IdempotencyKey::new("marketing:hubspot:contacts:903:lead"),
+            &fields(
+                json!({ "LastName": "Lee", "Company": "Acme", "Status": "Open - Not Contacted" }),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::NotFound { .. }), "{err}");
+    assert!(
+        err.to_string().contains("Handoff_Idempotency_Key__c"),
+        "{err}"
+    );
+    assert!(h.emu.objects("Lead").is_empty());
 }

@@ -28,6 +28,7 @@ use super::lead_state::{LeadState, LeadStatus};
 use super::routing::{self, Route, RouteRule};
 use super::writes::LeadUpdate;
 use super::{count, field, Env, FlowError, Flows};
+use crate::mapping::GateResult;
 use crate::outbox::Action;
 use crate::routing::sla::SlaConfig;
 use crate::state::{AuditEntry, Completion, Saga};
@@ -71,52 +72,12 @@ pub(super) fn decide_received_at(
     if !cfg.trigger_stages.iter().any(|s| s == stage) {
         return Ok(Completion::default());
     }
-    let gates = serde_json::to_value(&outcome.gates).unwrap_or(Value::Null);
-    let mut audit = vec![AuditEntry::new(
-        env.now_ms,
-        &record_key,
-        "gates",
-        format!(
-            "{} of {} gates passed",
-            outcome.gates.iter().filter(|g| g.passed).count(),
-            outcome.gates.len()
-        ),
-        gates.clone(),
-    )];
+    let mut audit = vec![gates_audit(env, &record_key, &outcome)];
 
     if let Some(failed) = outcome.first_failure() {
         let reason = failed.reason.clone().unwrap_or_else(|| failed.gate.clone());
-        let nurture_key = format!("nurture:{record_key}:{reason}");
-        if env.store.saga(&nurture_key)?.is_some() {
-            return Ok(Completion::default());
-        }
         let write = flows.lead_write(&record, &LeadUpdate::nurture(&reason))?;
-        let saga = Saga::new(
-            nurture_key.clone(),
-            "lead_handoff",
-            &record_key,
-            vec![(
-                IdempotencyKey::new(format!("{nurture_key}:status")),
-                "nurture",
-                write.to_json(),
-            )],
-            env.now_ms,
-        );
-        audit.push(AuditEntry::new(
-            env.now_ms,
-            &record_key,
-            "nurtured",
-            format!("back to nurture: {reason} ({})", failed.detail),
-            json!({"reason": reason, "gate": failed.gate}),
-        ));
-        metrics::counter!("handoff_leads_nurtured_total", "reason" => reason_label(&reason))
-            .increment(1);
-        return Ok(Completion {
-            sagas: vec![saga],
-            audit,
-            state: vec![],
-            ..Completion::default()
-        });
+        return nurture(env, &record_key, failed, write, audit);
     }
 
     let account = match_account(env, lead)?;
@@ -131,7 +92,10 @@ pub(super) fn decide_received_at(
     }
 
     let owners = flows.owners.read().unwrap_or_else(|p| p.into_inner());
-    let existing_owner = field(lead, "owner_id").and_then(|id| owners.by_id(id).cloned());
+    // A lead handoff created (owned by its integration user until routed) has no owner yet.
+    let existing_owner = field(lead, "owner_id")
+        .filter(|id| !env.crm.is_integration_user(id))
+        .and_then(|id| owners.by_id(id).cloned());
     let account_owner = account
         .as_ref()
         .and_then(|(a, _)| a.owner_id.as_deref())
@@ -294,6 +258,67 @@ pub(super) fn decide_received_at(
         state,
         timers,
         cancel_timers,
+    })
+}
+
+/// The audit entry `gates`: how many of the mapping's gates `outcome` passed, with each one.
+pub(super) fn gates_audit(
+    env: &Env<'_>,
+    record_key: &str,
+    outcome: &crate::mapping::MapOutcome,
+) -> AuditEntry {
+    AuditEntry::new(
+        env.now_ms,
+        record_key,
+        "gates",
+        format!(
+            "{} of {} gates passed",
+            outcome.gates.iter().filter(|g| g.passed).count(),
+            outcome.gates.len()
+        ),
+        serde_json::to_value(&outcome.gates).unwrap_or(Value::Null),
+    )
+}
+
+/// Back to nurture: a lead failed gate `failed`. Saga `nurture:<record>:<reason>` performs
+/// `write` (the nurture status, through the update mapping of the CRM the lead is in),
+/// audited `nurtured` after `audit` and counted; nothing when that saga exists already.
+pub(super) fn nurture(
+    env: &Env<'_>,
+    record_key: &str,
+    failed: &GateResult,
+    write: Action,
+    mut audit: Vec<AuditEntry>,
+) -> Result<Completion, FlowError> {
+    let reason = failed.reason.clone().unwrap_or_else(|| failed.gate.clone());
+    let nurture_key = format!("nurture:{record_key}:{reason}");
+    if env.store.saga(&nurture_key)?.is_some() {
+        return Ok(Completion::default());
+    }
+    let saga = Saga::new(
+        nurture_key.clone(),
+        "lead_handoff",
+        record_key,
+        vec![(
+            IdempotencyKey::new(format!("{nurture_key}:status")),
+            "nurture",
+            write.to_json(),
+        )],
+        env.now_ms,
+    );
+    audit.push(AuditEntry::new(
+        env.now_ms,
+        record_key,
+        "nurtured",
+        format!("back to nurture: {reason} ({})", failed.detail),
+        json!({"reason": reason, "gate": failed.gate}),
+    ));
+    metrics::counter!("handoff_leads_nurtured_total", "reason" => reason_label(&reason))
+        .increment(1);
+    Ok(Completion {
+        sagas: vec![saga],
+        audit,
+        ..Completion::default()
     })
 }
 

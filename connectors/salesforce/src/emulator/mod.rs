@@ -96,8 +96,8 @@ pub struct EmulatorConfig {
     pub lead_statuses: Vec<LeadStatus>,
     /// Opportunity stages ([`schema::default_stages`]).
     pub stages: Vec<Stage>,
-    /// Custom fields an admin created, per SObject. Default: Case
-    /// `Handoff_Idempotency_Key__c` (external id).
+    /// Custom fields an admin created, per SObject. Default: `Handoff_Idempotency_Key__c`
+    /// (external id) on Case and on Lead (where a marketing CRM hands leads to Salesforce).
     pub custom_fields: BTreeMap<String, Vec<String>>,
 }
 
@@ -117,10 +117,15 @@ impl Default for EmulatorConfig {
             daily_limit: 100_000,
             lead_statuses: schema::default_lead_statuses(),
             stages: schema::default_stages(),
-            custom_fields: BTreeMap::from([(
-                "Case".to_string(),
-                vec!["Handoff_Idempotency_Key__c".to_string()],
-            )]),
+            custom_fields: ["Case", "Lead"]
+                .into_iter()
+                .map(|o| {
+                    (
+                        o.to_string(),
+                        vec!["Handoff_Idempotency_Key__c".to_string()],
+                    )
+                })
+                .collect(),
         }
     }
 }

@@ -10,8 +10,9 @@
 //! Event fields are not in the notes: the few used are named as on Lead (`FirstName`,
 //! `LastName`, `Email`) or as the connector reads them (`User.Name`, `User.IsActive`,
 //! `User.Username`, `Group.Name`, `Group.Type`, `Group.Email`): unverified. Custom fields an
-//! admin creates are added with [`super::EmulatorConfig::custom_fields`] (default: Case
-//! `Handoff_Idempotency_Key__c`, a unique external id) or by seeding a record that sets them.
+//! admin creates are added with [`super::EmulatorConfig::custom_fields`] (default: Case and
+//! Lead `Handoff_Idempotency_Key__c`, a unique external id) or by seeding a record that sets
+//! them.
 //!
 //! Record ids: [`super::ids`].
 

@@ -217,6 +217,13 @@ impl Org {
         if def.name == "Lead" {
             row.insert("IsConverted".into(), json!(false));
         }
+        // Checkboxes are never null: a boolean field is "Defaulted on create" and not
+        // "Nillable" in the Object Reference (e.g. Lead `HasOptedOutOfEmail`).
+        for (name, kind) in def.all_fields() {
+            if kind == FieldType::Bool && row.get(name).is_none_or(Value::is_null) {
+                row.insert(name.into(), json!(false));
+            }
+        }
         self.required(def, &row)?;
         self.assign(def, &mut row, w);
         self.derive(def, &mut row, now_ms);

@@ -1,0 +1,319 @@
+//! Marketing CRM → sales CRM: one person, one lead in sales, one owner across both CRMs
+//! (`marketing:` in `handoff.yaml`; the keys in `config/marketing.rs`).
+//!
+//! From the marketing CRM ([`from_marketing`], a contact changed):
+//! 1. Map the contact with `marketing.lead_mapping`; act only at a handoff stage (e.g. MQL) or
+//!    at a stage whose owner of record is the sales CRM.
+//! 2. Match the person in the sales CRM by email ([`handoff_connector::Crm::find_by_email`]):
+//!    an open Lead first, then a Contact.
+//! 3. Nothing matches, at a handoff stage: gates first (a failure sends the contact back to
+//!    nurture in the marketing CRM, as the lead flow does), then saga `promote:<contact>`
+//!    creates the Lead from `marketing.sales_lead_mapping`, once: the step's idempotency key is
+//!    the Lead's upsert key, so a crash between "created" and "recorded" finds the same Lead.
+//!    The sales CRM's change feed then brings the new Lead to the lead flow, which routes it
+//!    (routing happens once, there). A contact the sales-lead mapping cannot express (a
+//!    required field missing) is a dead letter naming the mapping, field and record.
+//! 4. A match, at a stage the sales CRM owns: the contact's owner follows the sales record's
+//!    ([`follow`]): a rep's change in the marketing CRM is written back over.
+//!
+//! From the sales CRM ([`from_sales`], a lead changed): its owner is mirrored to the marketing
+//! CRM's contacts of the same email whose stage the sales CRM owns. The owner is matched across
+//! the CRMs by email (the same person is an owner in both).
+//!
+//! Sagas `owner-mirror:<contact>:<version>` write the owner through `marketing.update_mapping`;
+//! the version is the triggering change's time, so a later divergence is corrected again. Each
+//! is audited `owner_mirrored` on the contact and counted in
+//! `handoff_owner_mirrors_total{from}`.
+
+use super::lead::{gates_audit, nurture};
+use super::writes::LeadUpdate;
+use super::{field, Env, FlowError, Flows};
+use crate::config::marketing::{CrmRole, MarketingConfig};
+use crate::outbox::Action;
+use crate::state::{AuditEntry, Completion, Saga};
+use handoff_connector::{Change, IdempotencyKey, ObjectKind, PersonRecord, Record, RecordKey};
+use serde_json::json;
+
+/// The saga key that hands the marketing contact `record_key` to the sales CRM.
+pub fn promote_key(record_key: &str) -> String {
+    format!("promote:{record_key}")
+}
+
+/// A marketing CRM contact changed (see the module docs, steps 1–4).
+pub(super) async fn from_marketing(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+    contact: &Record,
+) -> Result<Completion, FlowError> {
+    let cfg = config(flows)?;
+    let outcome = flows
+        .loaded
+        .mapping(&cfg.lead_mapping.value)
+        .apply(&contact.to_json());
+    let lead = &outcome.record;
+    let Some(email) = field(lead, "email") else {
+        return Ok(Completion::default());
+    };
+    let stage = field(lead, "lifecycle_stage").unwrap_or("");
+    let hands_off = cfg.hands_off_at(stage);
+    let sales_owns = cfg.owner_of_record(stage) == Some(CrmRole::Sales);
+    if !hands_off && !sales_owns {
+        return Ok(Completion::default());
+    }
+    let record = change.key();
+    let record_key = record.to_string();
+    let found = env.crm.find_by_email(&[email.to_string()]).await?;
+    let Some(person) = found.first() else {
+        if !hands_off || env.store.saga(&promote_key(&record_key))?.is_some() {
+            return Ok(Completion::default());
+        }
+        return promote(flows, env, cfg, &record, contact, &outcome);
+    };
+    if !sales_owns {
+        return Ok(Completion::default());
+    }
+    let Some(sales_owner) = sales_owner_of(flows, env, person).await? else {
+        return Ok(Completion::default());
+    };
+    Ok(follow(
+        flows,
+        env,
+        change,
+        &record,
+        field(lead, "owner_id"),
+        &sales_owner,
+        &person.key,
+        "marketing",
+    )?
+    .unwrap_or_default())
+}
+
+/// A sales CRM lead changed: mirror its owner to the marketing CRM's contacts of the same email
+/// (see the module docs).
+pub(super) async fn from_sales(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+    record: &Record,
+) -> Result<Completion, FlowError> {
+    let (cfg, Some(marketing)) = (config(flows)?, env.marketing) else {
+        return Ok(Completion::default());
+    };
+    let lead = flows.map_lead(record).record;
+    let (Some(email), Some(owner_id)) = (field(&lead, "email"), field(&lead, "owner_id")) else {
+        return Ok(Completion::default());
+    };
+    if env.crm.is_integration_user(owner_id) {
+        return Ok(Completion::default()); // created by handoff, not routed yet
+    }
+    let sales_key = change.key();
+    let mut done = Completion::default();
+    for contact in marketing.find_by_email(&[email.to_string()]).await? {
+        // Only where the sales CRM owns the owner field at the contact's stage.
+        let Some(read) = env.read_in(marketing, flows, &contact.key).await? else {
+            continue;
+        };
+        let mapped = flows
+            .loaded
+            .mapping(&cfg.lead_mapping.value)
+            .apply(&read.to_json())
+            .record;
+        let stage = field(&mapped, "lifecycle_stage").unwrap_or("");
+        if cfg.owner_of_record(stage) != Some(CrmRole::Sales) {
+            continue;
+        }
+        if let Some(c) = follow(
+            flows,
+            env,
+            change,
+            &contact.key,
+            field(&mapped, "owner_id"),
+            owner_id,
+            &sales_key,
+            "sales",
+        )? {
+            done.merge(c);
+        }
+    }
+    Ok(done)
+}
+
+/// The `marketing:` section (flows only run these with one).
+fn config(flows: &Flows) -> Result<&MarketingConfig, FlowError> {
+    flows
+        .loaded
+        .config
+        .marketing
+        .as_ref()
+        .ok_or_else(|| FlowError::Config("no marketing section".into()))
+}
+
+/// Saga `promote:<contact>`: the sales CRM's Lead for a contact nothing matched.
+fn promote(
+    flows: &Flows,
+    env: &Env<'_>,
+    cfg: &MarketingConfig,
+    record: &RecordKey,
+    contact: &Record,
+    outcome: &crate::mapping::MapOutcome,
+) -> Result<Completion, FlowError> {
+    let record_key = record.to_string();
+    let email = field(&outcome.record, "email").unwrap_or_default();
+    let audit = vec![gates_audit(env, &record_key, outcome)];
+    if let Some(failed) = outcome.first_failure() {
+        let reason = failed.reason.clone().unwrap_or_else(|| failed.gate.clone());
+        let write = flows.marketing_write(record, &LeadUpdate::nurture(&reason))?;
+        return nurture(env, &record_key, failed, write, audit);
+    }
+    let mapping = &cfg.sales_lead_mapping.value;
+    let sales = flows.loaded.mapping(mapping).apply(&contact.to_json());
+    if let Some(failed) = sales.first_failure() {
+        return Err(FlowError::BadRecord {
+            record: record_key,
+            reason: format!(
+                "mapping `{mapping}` cannot make a {} lead of it: gate {} failed ({})",
+                env.crm.system(),
+                failed.gate,
+                failed.detail
+            ),
+        });
+    }
+    let key = promote_key(&record_key);
+    let saga = Saga::new(
+        key.clone(),
+        "lead_handoff",
+        &record_key,
+        vec![(
+            IdempotencyKey::new(format!("{key}:lead")),
+            "create_sales_lead",
+            Action::CrmUpsertLead {
+                system: env.crm.system().to_string(),
+                fields: sales.record,
+            }
+            .to_json(),
+        )],
+        env.now_ms,
+    );
+    let mut audit = audit;
+    audit.push(AuditEntry::new(
+        env.now_ms,
+        &record_key,
+        "promoted",
+        format!(
+            "to {} as a new lead: no open lead or contact there has {email}",
+            env.crm.system()
+        ),
+        json!({"email": email, "saga": key}),
+    ));
+    super::count("marketing", "promoted");
+    Ok(Completion {
+        sagas: vec![saga],
+        audit,
+        ..Completion::default()
+    })
+}
+
+/// The owner id of record in the sales CRM for `person`: a Contact's account owner when it has
+/// an account, else the record's own owner. `None` when it has none.
+async fn sales_owner_of(
+    flows: &Flows,
+    env: &Env<'_>,
+    person: &PersonRecord,
+) -> Result<Option<String>, FlowError> {
+    if person.kind == ObjectKind::Contact {
+        if let Some(account) = &person.account {
+            if let Some(read) = env.read(flows, account).await? {
+                let mapped = flows
+                    .loaded
+                    .mapping(&flows.loaded.config.lead_handoff.account_mapping.value)
+                    .apply(&read.to_json())
+                    .record;
+                if let Some(owner) = field(&mapped, "owner_id") {
+                    return Ok(Some(owner.to_string()));
+                }
+            }
+        }
+    }
+    Ok(person.owner_id.clone())
+}
+
+/// The saga that sets the marketing contact `contact`'s owner to the marketing owner with the
+/// email of the sales owner `sales_owner_id`, unless it has that owner already (`current`) or
+/// the sales owner has no counterpart (a queue, or someone without a marketing CRM seat).
+/// `from` (`marketing` | `sales`) says which CRM's change found the difference.
+#[allow(clippy::too_many_arguments)]
+fn follow(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+    contact: &RecordKey,
+    current: Option<&str>,
+    sales_owner_id: &str,
+    sales_record: &RecordKey,
+    from: &'static str,
+) -> Result<Option<Completion>, FlowError> {
+    let Some(sales_owner) = flows
+        .owners
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .by_id(sales_owner_id)
+        .cloned()
+    else {
+        return Ok(None);
+    };
+    let Some(owner) = flows
+        .marketing_owners
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .by_email(&sales_owner.email)
+        .cloned()
+    else {
+        tracing::warn!(record = %contact, owner = %sales_owner.email, "the sales owner has no owner of the same email in the marketing CRM; not mirrored");
+        return Ok(None);
+    };
+    if current == Some(owner.id.as_str()) {
+        return Ok(None);
+    }
+    let record_key = contact.to_string();
+    let key = format!("owner-mirror:{record_key}:{}", change.modified_at_ms);
+    if env.store.saga(&key)?.is_some() {
+        return Ok(None);
+    }
+    let write = flows.marketing_write(contact, &LeadUpdate::owner(&owner.id))?;
+    let saga = Saga::new(
+        key.clone(),
+        "ownership",
+        &record_key,
+        vec![(
+            IdempotencyKey::new(format!("{key}:owner")),
+            "mirror_owner",
+            write.to_json(),
+        )],
+        env.now_ms,
+    );
+    let audit = AuditEntry::new(
+        env.now_ms,
+        &record_key,
+        "owner_mirrored",
+        format!(
+            "owner {} ({}) from {sales_record}, the system of record (was {})",
+            owner.name,
+            owner.email,
+            current.unwrap_or("unowned")
+        ),
+        json!({
+            "from": current,
+            "to": owner.id,
+            "email": owner.email,
+            "sales_record": sales_record.to_string(),
+            "found_by": from,
+        }),
+    );
+    metrics::counter!("handoff_owner_mirrors_total", "from" => from).increment(1);
+    Ok(Some(Completion {
+        sagas: vec![saga],
+        audit: vec![audit],
+        ..Completion::default()
+    }))
+}
