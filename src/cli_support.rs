@@ -11,13 +11,25 @@ pub struct AuditReport {
     pub entries: Vec<AuditEntry>,
 }
 
-/// The trail of `record`: a full key (`system:object:id`) or a bare id (`42`).
+/// The trail of `record`: a full key (`system:object:id`) or a bare id (`42`), with the
+/// records linked to it as the same person in another CRM (`person:<key>` flow state).
 pub fn audit_report(store: &Store, record: &str) -> Result<AuditReport, StateError> {
-    let records = if record.contains(':') {
+    let mut records = if record.contains(':') {
         vec![record.to_string()]
     } else {
         store.audit_records_with_id(record)?
     };
+    // The same person's records in another CRM (a marketing CRM's contact and its sales Lead).
+    for r in records.clone() {
+        let linked: Vec<String> = store
+            .get_json(&crate::flows::marketing::person_key(&r))?
+            .unwrap_or_default();
+        for l in linked {
+            if !records.contains(&l) {
+                records.push(l);
+            }
+        }
+    }
     let mut entries = Vec::new();
     for r in &records {
         entries.extend(store.audit_of(r)?);

@@ -7,8 +7,13 @@
 //!   HubSpot contact takes its owner.
 //! * After SQL, a rep changing the owner in HubSpot is written back over with Salesforce's.
 //! * An owner change in Salesforce, the system of record, is mirrored to HubSpot.
+//! * One audit trail for the person, from either record's key.
+//! * What becomes of the Lead (qualified, converted, disqualified) is written back to HubSpot.
 //! * A contact the Salesforce Lead mapping cannot express (no last name) is a dead letter
 //!   naming the field and the record; fixed in HubSpot and replayed, it becomes one Lead.
+//! * A value Salesforce refuses (a picklist typo in the mapping) is a dead letter naming the
+//!   field; once the mapping is fixed, the replay decides again and makes one Lead.
+//! * A crash between Salesforce creating the Lead and handoff recording it: one Lead.
 
 mod common;
 
@@ -64,6 +69,13 @@ async fn routed_lead(env: &TestEnv, email: &str) -> (String, String) {
     (id, owner)
 }
 
+/// Waits for `record`'s dead letter; returns its reason.
+async fn dead_letter_reason(env: &TestEnv, record: &str) -> String {
+    let letters = env.wait_dead_letter(record, WAIT).await;
+    let letter = letters.iter().find(|l| l["record_key"] == record).unwrap();
+    letter["reason"].as_str().unwrap().to_string()
+}
+
 /// Waits until HubSpot contact `contact` has the owner with `email`.
 async fn hubspot_shows_owner(env: &TestEnv, contact: &str, email: &str) -> bool {
     let want = hubspot_owner(env, email);
@@ -96,6 +108,20 @@ async fn an_mql_in_hubspot_becomes_one_salesforce_lead_with_one_owner_in_both() 
     let hs_key = format!("hubspot:contacts:{contact}");
     assert_eq!(env.audit_events(&hs_key, "promoted").await.len(), 1);
     assert!(!env.audit_events(&hs_key, "owner_mirrored").await.is_empty());
+    // One trail for the person: the contact's audit shows the Lead's routing too.
+    let trail = env.audit(&hs_key).await;
+    let lead_key = env.lead_key(&id);
+    assert!(
+        trail
+            .iter()
+            .any(|e| e["event"] == "routed" && e["record_key"] == lead_key.as_str()),
+        "{trail:?}"
+    );
+    assert_eq!(
+        env.audit(&lead_key).await.len(),
+        trail.len(),
+        "the same trail from either key"
+    );
     assert!(env.dead_letters().await.is_empty());
 }
 
@@ -170,12 +196,7 @@ async fn a_contact_salesforce_cannot_take_is_a_dead_letter_then_one_lead_on_repl
     let email = "nameless@northwind-traders.io";
     let contact = env.create_lead(email, json!({"lastname": null}));
     let record = format!("hubspot:contacts:{contact}");
-    let letters = env.wait_dead_letter(&record, WAIT).await;
-    let letter = letters
-        .iter()
-        .find(|l| l["record_key"] == record.as_str())
-        .unwrap();
-    let reason = letter["reason"].as_str().unwrap();
+    let reason = dead_letter_reason(&env, &record).await;
     assert!(reason.contains("required:LastName"), "{reason}");
     assert!(reason.contains(&record), "{reason}");
     assert!(
@@ -194,4 +215,162 @@ async fn a_contact_salesforce_cannot_take_is_a_dead_letter_then_one_lead_on_repl
     env.wait_idle(WAIT, Duration::from_millis(500)).await;
     assert_eq!(sf_leads(&env, email).len(), 1);
     assert_eq!(sf_leads(&env, email)[0]["LastName"], "Okafor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_becomes_of_the_lead_in_salesforce_is_written_back_to_hubspot() {
+    let env = start().await;
+    let stage = |id: &str| env.prop("contacts", id, "lifecyclestage");
+
+    // Qualified by its rep, then converted with an Opportunity: SQL, then opportunity.
+    let email = "loop@northwind-traders.io";
+    let contact = env.create_lead(email, json!({}));
+    let (id, owner) = routed_lead(&env, email).await;
+    env.rep_qualifies_lead(&id, &owner);
+    assert!(
+        wait_until(WAIT, || stage(&contact).as_deref()
+            == Some("salesqualifiedlead"))
+        .await,
+        "HubSpot stage {:?}",
+        stage(&contact)
+    );
+    env.salesforce.convert_lead(&id, true).unwrap();
+    assert!(
+        wait_until(WAIT, || stage(&contact).as_deref() == Some("opportunity")).await,
+        "HubSpot stage {:?}",
+        stage(&contact)
+    );
+
+    // Disqualified by its rep: HubSpot shows it unqualified, with a reason.
+    let email = "nofit@northwind-traders.io";
+    let other = env.create_lead(email, json!({}));
+    let (id, owner) = routed_lead(&env, email).await;
+    env.rep_updates_lead(
+        &id,
+        &owner,
+        props(json!({"Status": "Closed - Not Converted"})),
+    );
+    assert!(
+        wait_until(WAIT, || env
+            .prop("contacts", &other, "hs_lead_status")
+            .as_deref()
+            == Some("UNQUALIFIED"))
+        .await
+    );
+    env.wait_idle(WAIT, Duration::from_millis(500)).await;
+    assert_eq!(
+        env.prop("contacts", &other, "handoff_rejection_reason")
+            .as_deref(),
+        Some("disqualified")
+    );
+    assert_eq!(stage(&other).as_deref(), Some("marketingqualifiedlead"));
+    let key = format!("hubspot:contacts:{contact}");
+    assert_eq!(
+        env.audit_events(&key, "stage_written_back").await.len(),
+        2,
+        "SQL and opportunity, once each: {:?}",
+        env.audit(&key).await
+    );
+    assert!(env.dead_letters().await.is_empty());
+}
+
+/// Points the daemon at a copy of the shipped mappings in the test's folder; returns it.
+fn own_mappings(env: &TestEnv) -> std::path::PathBuf {
+    let dir = env.dir.path().join("mappings");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(mappings_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let config = std::fs::read_to_string(&env.config_path).unwrap();
+    let shipped = format!("mappings_dir: {}", mappings_dir().display());
+    assert!(config.contains(&shipped));
+    let config = config.replace(&shipped, &format!("mappings_dir: {}", dir.display()));
+    std::fs::write(&env.config_path, config).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_salesforce_refuses_is_a_dead_letter_and_one_lead_once_the_mapping_is_fixed() {
+    let mut env = TestEnv::new(Options {
+        marketing: true,
+        ..Options::on(CrmKind::Salesforce)
+    })
+    .await;
+    let mappings = own_mappings(&env);
+    let file = mappings.join("hubspot-contact-to-salesforce-lead.yaml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    let good = "value: Open - Not Contacted";
+    assert!(shipped.contains(good));
+    // An admin's typo: a Status value the org's picklist does not have.
+    std::fs::write(&file, shipped.replace(good, "value: Open")).unwrap();
+    env.start_in_process().await;
+
+    let email = "picklist@northwind-traders.io";
+    let contact = env.create_lead(email, json!({}));
+    let record = format!("hubspot:contacts:{contact}");
+    let reason = dead_letter_reason(&env, &record).await;
+    assert!(reason.contains("create_sales_lead"), "{reason}");
+    assert!(reason.contains("Status"), "names the field: {reason}");
+    assert!(
+        sf_leads(&env, email).is_empty(),
+        "Salesforce created nothing"
+    );
+    assert_eq!(env.prop("contacts", &contact, "hubspot_owner_id"), None);
+
+    // The admin fixes the mapping, restarts, and replays: the Lead is made from the fixed one.
+    std::fs::write(&file, &shipped).unwrap();
+    env.restart_in_process().await;
+    assert_eq!(env.replay_dead_letters_of(&record).await, 1);
+    let (_, owner) = routed_lead(&env, email).await;
+    assert!(hubspot_shows_owner(&env, &contact, &owner).await);
+    env.wait_idle(WAIT, Duration::from_millis(500)).await;
+    let leads = sf_leads(&env, email);
+    assert_eq!(leads.len(), 1, "one Lead");
+    assert_eq!(leads[0]["Status"], "Open - Not Contacted");
+    assert!(env.dead_letters().await.is_empty());
+    let replayed = env.audit_events(&record, "replayed").await;
+    assert_eq!(replayed.len(), 1);
+    assert!(replayed[0].to_string().contains("decided again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_creating_the_lead_and_recording_it_leaves_one_lead() {
+    let mut env = start().await;
+    // Salesforce makes the Lead but its answers are lost, as when handoff dies right after
+    // the org committed: the step stays "attempted", its outcome unknown.
+    env.salesforce.lose_next_write_answers(1_000);
+    let email = "crash@northwind-traders.io";
+    let contact = env.create_lead(email, json!({}));
+    assert!(
+        wait_until(WAIT, || !sf_leads(&env, email).is_empty()).await,
+        "Salesforce never made the Lead"
+    );
+    env.restart_in_process().await;
+    env.salesforce.lose_next_write_answers(0);
+
+    let (id, owner) = routed_lead(&env, email).await;
+    let dm = format!("lead:{}:dm", env.lead_key(&id));
+    assert!(wait_until(WAIT, || env.messages_with_key(&dm).len() == 1).await);
+    assert!(hubspot_shows_owner(&env, &contact, &owner).await);
+    env.wait_idle(WAIT, Duration::from_millis(500)).await;
+    assert_eq!(
+        sf_leads(&env, email).len(),
+        1,
+        "the retry found the Lead it made"
+    );
+    assert_eq!(env.messages_with_key(&dm).len(), 1);
+    let record = format!("hubspot:contacts:{contact}");
+    let created: Vec<_> = env
+        .audit_events(&record, "step_done")
+        .await
+        .into_iter()
+        .filter(|e| e["detail"]["step"] == "create_sales_lead")
+        .collect();
+    assert_eq!(created.len(), 1, "{:?}", env.audit(&record).await);
+    assert_eq!(
+        created[0]["detail"]["result"]["lead_id"],
+        sf_leads(&env, email)[0]["Id"]
+    );
+    assert!(env.dead_letters().await.is_empty());
 }

@@ -13,6 +13,8 @@
 //!   owner_of_record:                      # which CRM owns the owner field, by stage
 //!     - { stages: [subscriber, lead], crm: marketing }
 //!     - { stages: [MQL, SQL, opportunity, customer], crm: sales }
+//!   write_back_stages: [SQL, opportunity, customer]   # (default) sales stages written back, in order
+//!   disqualified_statuses: [UNQUALIFIED]  # (default) sales lead statuses written back as rejected
 //! ```
 //!
 //! What follows from it (`src/flows/marketing.rs`): a contact of the marketing CRM whose mapped
@@ -22,7 +24,8 @@
 //! lead flow. At a stage the sales CRM owns, the contact's owner in the marketing CRM follows
 //! the sales record's owner (the owner of the same email): a change the sales CRM makes is
 //! mirrored, one made in the marketing CRM is written back over. At a stage the marketing CRM
-//! owns, handoff leaves its owner alone.
+//! owns, handoff leaves its owner alone. What became of the lead in sales (its stage moving
+//! forward, a disqualification) is written back to the contact.
 //!
 //! Checked at load: the marketing CRM is another vendor than `crm:`; each mapping exists and
 //! reads or writes the CRM it should; `owner_of_record` lists each stage once and at least one
@@ -71,6 +74,24 @@ pub struct MarketingConfig {
     pub handoff_stages: Vec<String>,
     /// Which CRM owns the owner field, by stage; stages no entry lists are not governed.
     pub owner_of_record: Vec<StageCrm>,
+    /// Stages of the sales CRM's mapped lead written back to the contact, in funnel order
+    /// (only forward); default `SQL`, `opportunity`, `customer`.
+    #[serde(default = "default_write_back_stages")]
+    pub write_back_stages: Vec<String>,
+    /// Values of the sales CRM's mapped `lead_status` that mean "disqualified by sales",
+    /// written back as status `rejected` (default `UNQUALIFIED`).
+    #[serde(default = "default_disqualified_statuses")]
+    pub disqualified_statuses: Vec<String>,
+}
+
+fn default_write_back_stages() -> Vec<String> {
+    ["SQL", "opportunity", "customer"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn default_disqualified_statuses() -> Vec<String> {
+    vec!["UNQUALIFIED".into()]
 }
 
 fn default_handoff_stages() -> Vec<String> {

@@ -12,6 +12,7 @@
 //! | `status` | `assigned` (a new owner), `working` (claimed), `rejected`, `nurture` (back to marketing) |
 //! | `nurture_reason` | the reason code of a gate failure or a recycle (`invalid_phone`, `sla_expired`) |
 //! | `rejection_reason` | the reason code sales picked (`not_a_fit`) |
+//! | `lifecycle_stage` | a stage the sales CRM reached, written back to a marketing CRM (`SQL`, `opportunity`, `customer`) |
 //!
 //! The case draft: `subject`, `description`, `owner_id` (the CSM), `tier`, `customer`, and
 //! `deal` (the deal mapping's output, e.g. `deal.amount`, `deal.product`).
@@ -32,6 +33,8 @@ pub struct LeadUpdate {
     pub nurture_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejection_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle_stage: Option<String>,
 }
 
 /// handoff's lead statuses, which the update mapping maps to the CRM's values.
@@ -79,6 +82,14 @@ impl LeadUpdate {
         Self {
             status: Some(LeadStatusWord::Nurture),
             nurture_reason: Some(reason.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// Only a lifecycle stage (written back to a marketing CRM).
+    pub fn stage(stage: &str) -> Self {
+        Self {
+            lifecycle_stage: Some(stage.to_string()),
             ..Self::default()
         }
     }

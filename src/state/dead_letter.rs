@@ -134,6 +134,7 @@ impl Store {
             Some(v) => decode(&v, "dead letter")?,
             None => return Err(StateError::NoSuchDeadLetter(id)),
         };
+        let mut redecided = false;
         match &letter.item {
             DeadLetterItem::Change { change } => {
                 let mut change = change.clone();
@@ -141,21 +142,33 @@ impl Store {
                 change.received_at_ms = now_ms;
                 self.requeue(change)?;
             }
-            DeadLetterItem::Saga { saga_key, .. } => {
-                if let Some(mut saga) = self.saga(saga_key)? {
+            DeadLetterItem::Saga { saga_key, .. } => match self.saga(saga_key)? {
+                Some(saga) if saga.redecide_on_replay && saga.nothing_done() => {
+                    // Requeued first: a crash before the saga is gone leaves the letter to
+                    // replay again, never the record without a decision.
+                    self.requeue(redecision(&saga.record_key, now_ms)?)?;
+                    self.inner.outbox.remove(saga.key.as_bytes())?;
+                    redecided = true;
+                }
+                Some(mut saga) => {
                     saga.parked = false;
                     saga.attempts = 0;
                     saga.not_before_ms = 0;
                     self.write_saga_unparked(&saga)?;
                 }
-            }
+                None => {}
+            },
         }
         self.inner.dead.remove(id.to_be_bytes())?;
         self.append_audit(&[AuditEntry::new(
             now_ms,
             &letter.record_key,
             "replayed",
-            format!("dead letter {id} replayed by an admin"),
+            if redecided {
+                format!("dead letter {id} replayed by an admin: decided again from the record")
+            } else {
+                format!("dead letter {id} replayed by an admin")
+            },
             serde_json::Value::Null,
         )])?;
         self.durable().await?;
@@ -168,4 +181,24 @@ impl Store {
             .insert(saga.key.as_bytes(), encode(saga, "saga")?)?;
         Ok(())
     }
+}
+
+/// A replayed change of the record `record_key` (`system:object:id`), without a snapshot: the
+/// worker reads the record fresh and the flows decide again.
+fn redecision(record_key: &str, now_ms: i64) -> Result<handoff_connector::Change, StateError> {
+    let key: handoff_connector::RecordKey = record_key
+        .parse()
+        .map_err(|_| StateError::NoRecordKey(record_key.to_string()))?;
+    Ok(handoff_connector::Change {
+        source: key.system,
+        object_type: key.object,
+        object_id: key.id,
+        event_id: None,
+        modified_at_ms: now_ms,
+        received_at_ms: now_ms,
+        origin: handoff_connector::ChangeOrigin::Replay,
+        kind: handoff_connector::ChangeKind::Updated,
+        changed_property: None,
+        snapshot: None,
+    })
 }

@@ -63,6 +63,9 @@ pub enum StateError {
     Closed,
     #[error("no dead letter with id {0}")]
     NoSuchDeadLetter(u64),
+    /// A saga's record key is not `system:object:id` (it cannot be read again).
+    #[error("record key `{0}` is not system:object:id")]
+    NoRecordKey(String),
 }
 
 type FlushWaiter = oneshot::Sender<Result<(), String>>;

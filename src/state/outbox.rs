@@ -66,6 +66,12 @@ pub struct Saga {
     /// Parked after a permanent error or too many attempts; listed in dead letters.
     #[serde(default)]
     pub parked: bool,
+    /// Replaying it while no step has taken effect decides again from its record, read fresh
+    /// (so a mapping fixed since applies), instead of retrying the stored writes. Flows set it
+    /// on sagas whose writes come from an admin's mapping of the record and whose decision can
+    /// be made again safely ([`Saga::redecided_on_replay`]).
+    #[serde(default)]
+    pub redecide_on_replay: bool,
 }
 
 impl Saga {
@@ -96,7 +102,20 @@ impl Saga {
             not_before_ms: 0,
             last_error: None,
             parked: false,
+            redecide_on_replay: false,
         }
+    }
+
+    /// This saga, marked to be decided again when a replay finds it parked before any step
+    /// took effect.
+    pub fn redecided_on_replay(mut self) -> Saga {
+        self.redecide_on_replay = true;
+        self
+    }
+
+    /// Whether no step has taken effect (every step is pending, or was tried and failed).
+    pub fn nothing_done(&self) -> bool {
+        self.steps.iter().all(|s| s.status != StepStatus::Done)
     }
 
     /// Index of the first step not done yet.

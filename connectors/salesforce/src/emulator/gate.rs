@@ -87,6 +87,10 @@ pub async fn gate(
         user_id,
         auto_assign,
     });
+    let write = request.method() != axum::http::Method::GET;
     let response = next.run(request).await;
+    if write && response.status().is_success() && emu.take_lost_answer() {
+        return with_usage(&emu, ApiError::internal().into_response());
+    }
     with_usage(&emu, response)
 }

@@ -179,6 +179,8 @@ struct Inner {
     locators: Mutex<Locators>,
     sessions: Mutex<HashMap<String, Session>>,
     faults: Faults,
+    /// Writes whose answer is lost: performed, then answered 500 ([`SalesforceEmulator::lose_next_write_answers`]).
+    lost_answers: std::sync::atomic::AtomicU32,
     requests: AtomicU64,
     token_requests: AtomicU64,
     issued: AtomicU64,
@@ -219,6 +221,7 @@ impl SalesforceEmulator {
                 locators: Mutex::new(Locators::default()),
                 sessions: Mutex::new(HashMap::new()),
                 faults: Faults::default(),
+                lost_answers: Default::default(),
                 requests: AtomicU64::new(0),
                 token_requests: AtomicU64::new(0),
                 issued: AtomicU64::new(0),
@@ -393,6 +396,21 @@ impl SalesforceEmulator {
     /// Forgets the calls counted so far (a new day).
     pub fn reset_api_usage(&self) {
         self.inner.api_used.store(0, Ordering::SeqCst);
+    }
+
+    /// The next `count` writes (POST, PATCH, DELETE) are performed, then answered 500 as if
+    /// the answer was lost on the way (a timeout, or the caller dying after the org committed):
+    /// the caller cannot know the outcome, and its retry must find what the first try made.
+    pub fn lose_next_write_answers(&self, count: u32) {
+        self.inner.lost_answers.store(count, Ordering::SeqCst);
+    }
+
+    /// Takes one lost answer for a write, if any are queued.
+    pub(crate) fn take_lost_answer(&self) -> bool {
+        self.inner
+            .lost_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// Failures to inject into upcoming REST requests (before auth and limits).

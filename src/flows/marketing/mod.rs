@@ -18,12 +18,16 @@
 //!
 //! From the sales CRM ([`from_sales`], a lead changed): its owner is mirrored to the marketing
 //! CRM's contacts of the same email whose stage the sales CRM owns. The owner is matched across
-//! the CRMs by email (the same person is an owner in both).
+//! the CRMs by email (the same person is an owner in both). Its stage and a disqualification
+//! are written back to those contacts ([`write_back`]).
 //!
 //! Sagas `owner-mirror:<contact>:<version>` write the owner through `marketing.update_mapping`;
 //! the version is the triggering change's time, so a later divergence is corrected again. Each
 //! is audited `owner_mirrored` on the contact and counted in
 //! `handoff_owner_mirrors_total{from}`.
+
+mod owner;
+mod write_back;
 
 use super::lead::{gates_audit, nurture};
 use super::writes::LeadUpdate;
@@ -32,7 +36,29 @@ use crate::config::marketing::{CrmRole, MarketingConfig};
 use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
 use handoff_connector::{Change, IdempotencyKey, ObjectKind, PersonRecord, Record, RecordKey};
-use serde_json::json;
+use owner::follow;
+use serde_json::{json, Value};
+
+/// Flow state `person:<record key>` → the record keys of the same person in the other CRM
+/// (JSON list), so `handoff audit` shows one trail for both.
+pub fn person_key(record_key: &str) -> String {
+    format!("person:{record_key}")
+}
+
+/// The state entries that link `a` and `b` as one person (none when already linked).
+fn link(env: &Env<'_>, a: &RecordKey, b: &RecordKey) -> Result<Vec<(String, Value)>, FlowError> {
+    let mut out = Vec::new();
+    for (from, to) in [(a, b), (b, a)] {
+        let key = person_key(&from.to_string());
+        let mut linked: Vec<String> = env.store.get_json(&key)?.unwrap_or_default();
+        let to = to.to_string();
+        if !linked.contains(&to) {
+            linked.push(to);
+            out.push((key, json!(linked)));
+        }
+    }
+    Ok(out)
+}
 
 /// The saga key that hands the marketing contact `record_key` to the sales CRM.
 pub fn promote_key(record_key: &str) -> String {
@@ -70,13 +96,17 @@ pub(super) async fn from_marketing(
         }
         return promote(flows, env, cfg, &record, contact, &outcome);
     };
+    let mut done = Completion {
+        state: link(env, &record, &person.key)?,
+        ..Completion::default()
+    };
     if !sales_owns {
-        return Ok(Completion::default());
+        return Ok(done);
     }
     let Some(sales_owner) = sales_owner_of(flows, env, person).await? else {
-        return Ok(Completion::default());
+        return Ok(done);
     };
-    Ok(follow(
+    if let Some(c) = follow(
         flows,
         env,
         change,
@@ -85,8 +115,10 @@ pub(super) async fn from_marketing(
         &sales_owner,
         &person.key,
         "marketing",
-    )?
-    .unwrap_or_default())
+    )? {
+        done.merge(c);
+    }
+    Ok(done)
 }
 
 /// A sales CRM lead changed: mirror its owner to the marketing CRM's contacts of the same email
@@ -101,16 +133,14 @@ pub(super) async fn from_sales(
         return Ok(Completion::default());
     };
     let lead = flows.map_lead(record).record;
-    let (Some(email), Some(owner_id)) = (field(&lead, "email"), field(&lead, "owner_id")) else {
+    let Some(email) = field(&lead, "email") else {
         return Ok(Completion::default());
     };
-    if env.crm.is_integration_user(owner_id) {
-        return Ok(Completion::default()); // created by handoff, not routed yet
-    }
+    // A lead handoff created is owned by its integration user until it is routed.
+    let owner_id = field(&lead, "owner_id").filter(|id| !env.crm.is_integration_user(id));
     let sales_key = change.key();
     let mut done = Completion::default();
     for contact in marketing.find_by_email(&[email.to_string()]).await? {
-        // Only where the sales CRM owns the owner field at the contact's stage.
         let Some(read) = env.read_in(marketing, flows, &contact.key).await? else {
             continue;
         };
@@ -119,10 +149,19 @@ pub(super) async fn from_sales(
             .mapping(&cfg.lead_mapping.value)
             .apply(&read.to_json())
             .record;
-        let stage = field(&mapped, "lifecycle_stage").unwrap_or("");
-        if cfg.owner_of_record(stage) != Some(CrmRole::Sales) {
-            continue;
+        done.state.extend(link(env, &contact.key, &sales_key)?);
+        if let Some(c) =
+            write_back::write_back(flows, env, cfg, &contact.key, &mapped, &lead, &sales_key)?
+        {
+            done.merge(c);
         }
+        // The owner only where the sales CRM owns the owner field at the contact's stage.
+        let stage = field(&mapped, "lifecycle_stage").unwrap_or("");
+        let Some(owner_id) =
+            owner_id.filter(|_| cfg.owner_of_record(stage) == Some(CrmRole::Sales))
+        else {
+            continue;
+        };
         if let Some(c) = follow(
             flows,
             env,
@@ -194,7 +233,10 @@ fn promote(
             .to_json(),
         )],
         env.now_ms,
-    );
+    )
+    // A Lead Salesforce refused (a picklist value): replayed after the mapping is fixed, the
+    // Lead is made from the fixed mapping.
+    .redecided_on_replay();
     let mut audit = audit;
     audit.push(AuditEntry::new(
         env.now_ms,
@@ -236,84 +278,4 @@ async fn sales_owner_of(
         }
     }
     Ok(person.owner_id.clone())
-}
-
-/// The saga that sets the marketing contact `contact`'s owner to the marketing owner with the
-/// email of the sales owner `sales_owner_id`, unless it has that owner already (`current`) or
-/// the sales owner has no counterpart (a queue, or someone without a marketing CRM seat).
-/// `from` (`marketing` | `sales`) says which CRM's change found the difference.
-#[allow(clippy::too_many_arguments)]
-fn follow(
-    flows: &Flows,
-    env: &Env<'_>,
-    change: &Change,
-    contact: &RecordKey,
-    current: Option<&str>,
-    sales_owner_id: &str,
-    sales_record: &RecordKey,
-    from: &'static str,
-) -> Result<Option<Completion>, FlowError> {
-    let Some(sales_owner) = flows
-        .owners
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .by_id(sales_owner_id)
-        .cloned()
-    else {
-        return Ok(None);
-    };
-    let Some(owner) = flows
-        .marketing_owners
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .by_email(&sales_owner.email)
-        .cloned()
-    else {
-        tracing::warn!(record = %contact, owner = %sales_owner.email, "the sales owner has no owner of the same email in the marketing CRM; not mirrored");
-        return Ok(None);
-    };
-    if current == Some(owner.id.as_str()) {
-        return Ok(None);
-    }
-    let record_key = contact.to_string();
-    let key = format!("owner-mirror:{record_key}:{}", change.modified_at_ms);
-    if env.store.saga(&key)?.is_some() {
-        return Ok(None);
-    }
-    let write = flows.marketing_write(contact, &LeadUpdate::owner(&owner.id))?;
-    let saga = Saga::new(
-        key.clone(),
-        "ownership",
-        &record_key,
-        vec![(
-            IdempotencyKey::new(format!("{key}:owner")),
-            "mirror_owner",
-            write.to_json(),
-        )],
-        env.now_ms,
-    );
-    let audit = AuditEntry::new(
-        env.now_ms,
-        &record_key,
-        "owner_mirrored",
-        format!(
-            "owner {} ({}) from {sales_record}, the system of record (was {})",
-            owner.name,
-            owner.email,
-            current.unwrap_or("unowned")
-        ),
-        json!({
-            "from": current,
-            "to": owner.id,
-            "email": owner.email,
-            "sales_record": sales_record.to_string(),
-            "found_by": from,
-        }),
-    );
-    metrics::counter!("handoff_owner_mirrors_total", "from" => from).increment(1);
-    Ok(Some(Completion {
-        sagas: vec![saga],
-        audit: vec![audit],
-        ..Completion::default()
-    }))
 }
