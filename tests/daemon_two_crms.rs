@@ -8,7 +8,8 @@
 //! * After SQL, a rep changing the owner in HubSpot is written back over with Salesforce's.
 //! * An owner change in Salesforce, the system of record, is mirrored to HubSpot.
 //! * One audit trail for the person, from either record's key.
-//! * What becomes of the Lead (qualified, converted, disqualified) is written back to HubSpot.
+//! * What becomes of the Lead (qualified, converted, its Opportunity won, disqualified) is
+//!   written back to HubSpot.
 //! * A contact the Salesforce Lead mapping cannot express (no last name) is a dead letter
 //!   naming the field and the record; fixed in HubSpot and replayed, it becomes one Lead.
 //! * A value Salesforce refuses (a picklist typo in the mapping) is a dead letter naming the
@@ -234,11 +235,20 @@ async fn what_becomes_of_the_lead_in_salesforce_is_written_back_to_hubspot() {
         "HubSpot stage {:?}",
         stage(&contact)
     );
-    env.salesforce.convert_lead(&id, true).unwrap();
+    let conversion = env.salesforce.convert_lead(&id, true).unwrap();
     assert!(
         wait_until(WAIT, || stage(&contact).as_deref() == Some("opportunity")).await,
         "HubSpot stage {:?}",
         stage(&contact)
+    );
+    // Its Opportunity is won: the contact becomes a customer.
+    let opportunity = conversion.opportunity_id.unwrap();
+    env.crm_handle().close_deal(&opportunity, true, 4_800.0);
+    assert!(
+        wait_until(WAIT, || stage(&contact).as_deref() == Some("customer")).await,
+        "HubSpot stage {:?}, dead letters {:?}",
+        stage(&contact),
+        env.dead_letters().await
     );
 
     // Disqualified by its rep: HubSpot shows it unqualified, with a reason.
@@ -267,8 +277,8 @@ async fn what_becomes_of_the_lead_in_salesforce_is_written_back_to_hubspot() {
     let key = format!("hubspot:contacts:{contact}");
     assert_eq!(
         env.audit_events(&key, "stage_written_back").await.len(),
-        2,
-        "SQL and opportunity, once each: {:?}",
+        3,
+        "SQL, opportunity and customer, once each: {:?}",
         env.audit(&key).await
     );
     assert!(env.dead_letters().await.is_empty());

@@ -15,6 +15,7 @@
 //!     - { stages: [MQL, SQL, opportunity, customer], crm: sales }
 //!   write_back_stages: [SQL, opportunity, customer]   # (default) sales stages written back, in order
 //!   disqualified_statuses: [UNQUALIFIED]  # (default) sales lead statuses written back as rejected
+//!   won_stage: customer                   # (default) written back to a won deal's contacts
 //! ```
 //!
 //! What follows from it (`src/flows/marketing.rs`): a contact of the marketing CRM whose mapped
@@ -82,6 +83,14 @@ pub struct MarketingConfig {
     /// written back as status `rejected` (default `UNQUALIFIED`).
     #[serde(default = "default_disqualified_statuses")]
     pub disqualified_statuses: Vec<String>,
+    /// The stage written back to the contacts of a deal won in the sales CRM (default
+    /// `customer`); it should be the last of `write_back_stages`.
+    #[serde(default = "default_won_stage")]
+    pub won_stage: String,
+}
+
+fn default_won_stage() -> String {
+    "customer".into()
 }
 
 fn default_write_back_stages() -> Vec<String> {

@@ -146,7 +146,13 @@ impl Flows {
                     }
                     Ok(done)
                 }
-                Some(ObjectKind::Deal) => closed_won::decide(self, env, change, record).await,
+                Some(ObjectKind::Deal) => {
+                    let mut done = closed_won::decide(self, env, change, record).await?;
+                    if env.marketing.is_some() {
+                        done.merge(marketing::from_sales_deal(self, env, change, record).await?);
+                    }
+                    Ok(done)
+                }
                 Some(ObjectKind::Account) => Ok(accounts::index_update(self, record)),
                 Some(ObjectKind::Activity) => first_touch::from_activity(self, env, record),
                 _ => Ok(Completion::default()),

@@ -227,6 +227,13 @@ pub trait Crm: Send + Sync {
         emails: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<PersonRecord>, ConnectorError>>;
 
+    /// The email of a lead or contact (lower case; `None` when it has none or is gone). How a
+    /// deal's contact is matched to the same person in a marketing CRM.
+    fn email_of<'a>(
+        &'a self,
+        record: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>>;
+
     /// Creates the lead keyed `key` once, with `fields` (vendor field names): an upsert on the
     /// CRM's idempotency field (Salesforce external id `Handoff_Idempotency_Key__c` on Lead),
     /// so a retry after a crash between "created" and "recorded" finds the lead it created.

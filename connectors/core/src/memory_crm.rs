@@ -232,6 +232,17 @@ impl Crm for MemoryCrm {
         })
     }
 
+    fn email_of<'a>(
+        &'a self,
+        record: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
+        let email = lock(&self.records)
+            .get(record)
+            .and_then(|r| prop_of(r, &["email"]))
+            .map(|e| e.trim().to_lowercase());
+        Box::pin(async move { Ok(email) })
+    }
+
     fn find_by_email<'a>(
         &'a self,
         emails: &'a [String],

@@ -404,6 +404,28 @@ impl Crm for HubSpotCrm {
         })
     }
 
+    /// The contact's `email` property (a batch read of one).
+    fn email_of<'a>(
+        &'a self,
+        record: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
+        Box::pin(async move {
+            let found = self
+                .client
+                .batch_read(
+                    &record.object,
+                    std::slice::from_ref(&record.id),
+                    &[EMAIL_PROPERTY.to_string()],
+                )
+                .await?;
+            Ok(found
+                .first()
+                .and_then(|r| r.prop(EMAIL_PROPERTY))
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty()))
+        })
+    }
+
     fn upsert_lead<'a>(
         &'a self,
         _key: &'a IdempotencyKey,

@@ -92,3 +92,26 @@ async fn find_by_email_searches_100_emails_at_a_time_and_orders_across_searches(
         "one search per 100 emails"
     );
 }
+
+#[tokio::test]
+async fn the_email_of_a_contact_is_read_lower_case() {
+    let h = Harness::unlimited().await;
+    let ada = h.emu.create_object(
+        "contacts",
+        props(json!({"email": "Ada@Example.com", "firstname": "Ada"})),
+    );
+    let nameless = h
+        .emu
+        .create_object("contacts", props(json!({"firstname": "No email"})));
+    let crm = crm(&h);
+    assert_eq!(
+        crm.email_of(&contact(&ada)).await.unwrap().as_deref(),
+        Some("ada@example.com")
+    );
+    assert_eq!(crm.email_of(&contact(&nameless)).await.unwrap(), None);
+    assert_eq!(
+        crm.email_of(&contact("999999")).await.unwrap(),
+        None,
+        "gone"
+    );
+}

@@ -441,6 +441,25 @@ impl Crm for SalesforceCrm {
         })
     }
 
+    /// `Email` of the Lead or Contact `record` (one GET of the sObject row).
+    fn email_of<'a>(
+        &'a self,
+        record: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
+        Box::pin(async move {
+            let record = self.check(record)?;
+            match self
+                .client
+                .get(&record.object, &record.id, &["Email".to_string()])
+                .await
+            {
+                Ok(row) => Ok(str_field(&row, "Email").map(|e| e.trim().to_lowercase())),
+                Err(ConnectorError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
     /// Upserts the Lead whose idempotency field (`Handoff_Idempotency_Key__c` by default: the
     /// Case's external-id field, created on Lead too) is `key` (S9), with `fields`. A value
     /// Salesforce refuses (`INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`, `REQUIRED_FIELD_MISSING`)

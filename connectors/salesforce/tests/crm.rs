@@ -653,3 +653,37 @@ async fn upsert_lead_needs_the_idempotency_field_on_lead() {
     );
     assert!(h.emu.objects("Lead").is_empty());
 }
+
+#[tokio::test]
+async fn the_email_of_a_won_opportunitys_contact_is_read_through_its_lookup() {
+    let h = Harness::default().await;
+    let crm = h.crm();
+    let rep = h.emu.add_user("rep@example.com", "Rae", "Rep");
+    let lead_id = h
+        .emu
+        .create("Lead", lead("Pat", &rep, "Working - Contacted"));
+    let conversion = h.emu.convert_lead(&lead_id, true).unwrap();
+    let opportunity = RecordKey::new(
+        "salesforce",
+        "Opportunity",
+        conversion.opportunity_id.unwrap(),
+    );
+    let contacts = crm
+        .associated(&opportunity, ObjectKind::Contact)
+        .await
+        .unwrap();
+    assert_eq!(
+        contacts,
+        [RecordKey::new(
+            "salesforce",
+            "Contact",
+            &conversion.contact_id
+        )]
+    );
+    assert_eq!(
+        crm.email_of(&contacts[0]).await.unwrap().as_deref(),
+        Some("pat@example.com")
+    );
+    h.emu.delete("Contact", &conversion.contact_id).unwrap();
+    assert_eq!(crm.email_of(&contacts[0]).await.unwrap(), None, "gone");
+}

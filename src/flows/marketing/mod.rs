@@ -35,9 +35,11 @@ use super::{field, Env, FlowError, Flows};
 use crate::config::marketing::{CrmRole, MarketingConfig};
 use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{Change, IdempotencyKey, ObjectKind, PersonRecord, Record, RecordKey};
+use handoff_connector::{
+    Change, Crm, IdempotencyKey, ObjectKind, PersonRecord, Record, RecordKey,
+};
 use owner::follow;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// Flow state `person:<record key>` → the record keys of the same person in the other CRM
 /// (JSON list), so `handoff audit` shows one trail for both.
@@ -140,18 +142,10 @@ pub(super) async fn from_sales(
     let owner_id = field(&lead, "owner_id").filter(|id| !env.crm.is_integration_user(id));
     let sales_key = change.key();
     let mut done = Completion::default();
-    for contact in marketing.find_by_email(&[email.to_string()]).await? {
-        let Some(read) = env.read_in(marketing, flows, &contact.key).await? else {
-            continue;
-        };
-        let mapped = flows
-            .loaded
-            .mapping(&cfg.lead_mapping.value)
-            .apply(&read.to_json())
-            .record;
-        done.state.extend(link(env, &contact.key, &sales_key)?);
+    for (contact, mapped) in contacts_of(flows, env, marketing, email).await? {
+        done.state.extend(link(env, &contact, &sales_key)?);
         if let Some(c) =
-            write_back::write_back(flows, env, cfg, &contact.key, &mapped, &lead, &sales_key)?
+            write_back::write_back(flows, env, cfg, &contact, &mapped, &lead, &sales_key)?
         {
             done.merge(c);
         }
@@ -166,7 +160,7 @@ pub(super) async fn from_sales(
             flows,
             env,
             change,
-            &contact.key,
+            &contact,
             field(&mapped, "owner_id"),
             owner_id,
             &sales_key,
@@ -176,6 +170,65 @@ pub(super) async fn from_sales(
         }
     }
     Ok(done)
+}
+
+/// A sales CRM deal changed: once it is won, its contacts' counterparts in the marketing CRM
+/// move to `marketing.won_stage` (the loop back to marketing, see [`write_back`]).
+pub(super) async fn from_sales_deal(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+    deal: &Record,
+) -> Result<Completion, FlowError> {
+    let (cfg, Some(marketing)) = (config(flows)?, env.marketing) else {
+        return Ok(Completion::default());
+    };
+    let mapped = flows
+        .loaded
+        .mapping(&flows.loaded.config.closed_won.mapping.value)
+        .apply(&deal.to_json())
+        .record;
+    if !super::flag(&mapped, "won") {
+        return Ok(Completion::default());
+    }
+    let deal_key = change.key();
+    let won = serde_json::Map::from_iter([(
+        "lifecycle_stage".to_string(),
+        Value::String(cfg.won_stage.clone()),
+    )]);
+    let mut done = Completion::default();
+    for person in env.crm.associated(&deal_key, ObjectKind::Contact).await? {
+        let Some(email) = env.crm.email_of(&person).await? else {
+            continue;
+        };
+        for (contact, view) in contacts_of(flows, env, marketing, &email).await? {
+            done.state.extend(link(env, &contact, &person)?);
+            if let Some(c) =
+                write_back::write_back(flows, env, cfg, &contact, &view, &won, &deal_key)?
+            {
+                done.merge(c);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The marketing CRM's contacts with `email`, each read fresh and seen through
+/// `marketing.lead_mapping`.
+async fn contacts_of(
+    flows: &Flows,
+    env: &Env<'_>,
+    marketing: &dyn Crm,
+    email: &str,
+) -> Result<Vec<(RecordKey, Map<String, Value>)>, FlowError> {
+    let mapping = flows.loaded.mapping(&config(flows)?.lead_mapping.value);
+    let mut out = Vec::new();
+    for contact in marketing.find_by_email(&[email.to_string()]).await? {
+        if let Some(read) = env.read_in(marketing, flows, &contact.key).await? {
+            out.push((contact.key, mapping.apply(&read.to_json()).record));
+        }
+    }
+    Ok(out)
 }
 
 /// The `marketing:` section (flows only run these with one).
