@@ -194,6 +194,25 @@ async fn report_reads_a_running_daemon_through_the_admin_api() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 
+    // A page in the operator's browser cannot read it, nor a rebound DNS name.
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/admin/status");
+    let from_page = http
+        .get(&url)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_page.status(), 403);
+    let rebound = http
+        .get(&url)
+        .header("host", format!("evil.example:{}", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+
     // The CLI with --admin prints the same figures (the store stays held by this process).
     let d = dir.path().to_path_buf();
     let admin = addr.to_string();

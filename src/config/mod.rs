@@ -403,6 +403,16 @@ fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
     if let Some(marketing) = &c.marketing {
         marketing.check(&c.crm, path)?;
     }
+    if !c.admin_listen.ip().is_loopback() {
+        return Err(ConfigError::Section {
+            path: path.to_path_buf(),
+            field: "admin_listen".into(),
+            message: format!(
+                "{} is not a loopback address: the admin API has no authentication, so it listens on 127.0.0.1 or [::1] only (put a proxy with authentication in front to reach it from elsewhere)",
+                c.admin_listen
+            ),
+        });
+    }
     let won = &c.closed_won;
     if won.tiers.is_empty() || won.csm_pool.is_empty() {
         return Err(invalid(
@@ -626,6 +636,19 @@ mod tests {
             err.contains("marketing.update_mapping: mapping `lead-to-salesforce-lead` writes salesforce records, but marketing.crm.type is hubspot"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_admin_api_off_the_loopback_is_refused() {
+        let open = BUNDLED.replace("admin_listen: 127.0.0.1:0", "admin_listen: 0.0.0.0:9465");
+        assert_ne!(open, BUNDLED);
+        let err = parse_err(&open);
+        assert!(
+            err.contains("admin_listen: 0.0.0.0:9465 is not a loopback address"),
+            "{err}"
+        );
+        let v6 = BUNDLED.replace("admin_listen: 127.0.0.1:0", "admin_listen: \"[::1]:9465\"");
+        parse(&v6, Path::new("handoff.yaml")).unwrap();
     }
 
     #[test]

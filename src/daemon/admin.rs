@@ -4,10 +4,16 @@
 //! `GET /admin/status`, `GET /admin/audit/{record}`, `GET /admin/dead-letters`,
 //! `POST /admin/dead-letters/{id}/replay`, `GET /admin/report[?since=RFC3339]` (the
 //! [`crate::report::Report`] of `handoff report`). JSON in and out.
+//!
+//! It has no authentication, so it is kept to the machine: the config refuses an `admin_listen`
+//! that is not a loopback address, and [`local_only`] answers 403 to a request whose `Host` is
+//! not a loopback name (a DNS-rebinding page) or that a browser sent (`Origin` or
+//! `Sec-Fetch-Site`): a web page the operator has open cannot drive it. The CLI sends neither.
 
 use crate::state::Store;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,6 +40,37 @@ pub fn router(store: Store, wake: Arc<Notify>, executor_wake: Arc<Notify>) -> Ro
             wake,
             executor_wake,
         })
+        .layer(middleware::from_fn(local_only))
+}
+
+/// 403 unless the request comes from a local program: its `Host` names a loopback address
+/// (`127.0.0.1`, `[::1]`, `localhost`, any port) and no browser header (`Origin`,
+/// `Sec-Fetch-Site`) is present.
+pub async fn local_only(request: Request, next: Next) -> Response {
+    match refusal(request.headers()) {
+        Some(reason) => {
+            tracing::warn!(reason, "admin request refused");
+            fail(reason, StatusCode::FORBIDDEN)
+        }
+        None => next.run(request).await,
+    }
+}
+
+/// Why the admin API refuses a request with `headers`, if it does.
+fn refusal(headers: &HeaderMap) -> Option<&'static str> {
+    if headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site") {
+        return Some("the admin API does not answer browsers");
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok())?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some("the admin API answers only requests for a loopback host")
 }
 
 fn fail(e: impl std::fmt::Display, code: StatusCode) -> Response {
@@ -107,5 +144,47 @@ async fn report(State(a): State<Admin>, Query(q): Query<ReportQuery>) -> Respons
         Ok(Ok(r)) => Json(r).into_response(),
         Ok(Err(e)) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
         Err(e) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_local_programs_are_answered() {
+        for host in [
+            "127.0.0.1:9465",
+            "localhost:9465",
+            "[::1]:9465",
+            "127.0.0.1",
+            "LOCALHOST",
+        ] {
+            assert_eq!(refusal(&headers(&[("host", host)])), None, "{host}");
+        }
+        for host in [
+            "evil.example:9465",
+            "10.0.0.5:9465",
+            "[2001:db8::1]:9465",
+            "localhost.evil.example",
+        ] {
+            assert!(refusal(&headers(&[("host", host)])).is_some(), "{host}");
+        }
+        let browser = headers(&[
+            ("host", "127.0.0.1:9465"),
+            ("origin", "https://evil.example"),
+        ]);
+        assert!(refusal(&browser).is_some());
+        let fetch = headers(&[("host", "127.0.0.1:9465"), ("sec-fetch-site", "cross-site")]);
+        assert!(refusal(&fetch).is_some());
     }
 }

@@ -35,9 +35,7 @@ use super::{field, Env, FlowError, Flows};
 use crate::config::marketing::{CrmRole, MarketingConfig};
 use crate::outbox::Action;
 use crate::state::{AuditEntry, Completion, Saga};
-use handoff_connector::{
-    Change, Crm, IdempotencyKey, ObjectKind, PersonRecord, Record, RecordKey,
-};
+use handoff_connector::{Change, Crm, IdempotencyKey, ObjectKind, PersonRecord, Record, RecordKey};
 use owner::follow;
 use serde_json::{json, Map, Value};
 
