@@ -37,6 +37,9 @@ pub struct Config {
     pub closed_won: ClosedWonConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Bounds on the public and admin listeners' connections.
+    #[serde(default)]
+    pub connections: ConnectionsConfig,
     /// Which system owns the owner field at each lifecycle stage, and what to do when another
     /// system changes it; see `ownership.rs`. Without it, owner changes are not checked.
     #[serde(default)]
@@ -227,6 +230,41 @@ pub struct DeliveryConfig {
     /// Grace period for in-flight work at shutdown, seconds.
     #[serde(default = "default_grace")]
     pub shutdown_grace_s: u64,
+}
+
+/// `connections:` — bounds on each listener (public, admin): see `daemon/listener.rs`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Open connections per listener at most; more are closed unanswered (default 1024).
+    #[serde(default = "default_max_open")]
+    pub max_open: usize,
+    /// Seconds to receive a request's headers (default 10): slow senders are cut off.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_s: u64,
+    /// Seconds to receive a request's body (default 30); a body late past it is answered 400.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_s: u64,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        Self {
+            max_open: default_max_open(),
+            header_timeout_s: default_header_timeout(),
+            body_timeout_s: default_body_timeout(),
+        }
+    }
+}
+
+fn default_max_open() -> usize {
+    1024
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_body_timeout() -> u64 {
+    30
 }
 
 impl Default for DeliveryConfig {

@@ -10,6 +10,7 @@
 //! is in sled and resumes at the next start.
 
 pub mod admin;
+pub mod listener;
 pub mod load;
 pub mod poller;
 pub mod server;
@@ -114,16 +115,22 @@ pub async fn run_with_clock(
     let public = server::router(intake, vendors.webhooks.clone());
     let admin = admin::router(store.clone(), wake.clone(), executor_wake.clone());
     tracing::info!(public = %listeners.public.local_addr()?, admin = %listeners.admin.local_addr()?, "listening");
-    for (listener, router) in [(listeners.public, public), (listeners.admin, admin)] {
-        let stop = stop_intake.clone();
-        tasks.spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-            {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        });
+    let limits = listener::ConnectionLimits {
+        max_connections: cfg.connections.max_open.max(1),
+        header_timeout: Duration::from_secs(cfg.connections.header_timeout_s.max(1)),
+        body_timeout: Duration::from_secs(cfg.connections.body_timeout_s.max(1)),
+    };
+    for (name, socket, router) in [
+        ("public", listeners.public, public),
+        ("admin", listeners.admin, admin),
+    ] {
+        tasks.spawn(listener::serve(
+            name,
+            socket,
+            router,
+            limits,
+            stop_intake.clone(),
+        ));
     }
 
     // The owner directories: needed before any lead can be routed.
