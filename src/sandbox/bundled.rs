@@ -1,7 +1,9 @@
 //! The sandbox's bundled configs, embedded in the binary with the files they name (the shipped
 //! mappings, the acknowledgement template, the rule set of `examples/routing.yaml`), so the
-//! sandbox runs from any folder: `src/sandbox/handoff.yaml` for HubSpot and
-//! `src/sandbox/handoff-salesforce.yaml` for Salesforce. Both are checked like any config.
+//! sandbox runs from any folder: `src/sandbox/handoff.yaml` for HubSpot,
+//! `src/sandbox/handoff-salesforce.yaml` for Salesforce, and
+//! `src/sandbox/handoff-hubspot-salesforce.yaml` for HubSpot in front of Salesforce (the
+//! Salesforce config plus a `marketing:` section). All are checked like any config.
 
 use super::crm::CrmChoice;
 use crate::config::{self, Loaded};
@@ -12,6 +14,8 @@ use std::path::PathBuf;
 const HUBSPOT: &str = include_str!("handoff.yaml");
 /// The Salesforce config (`src/sandbox/handoff-salesforce.yaml`).
 const SALESFORCE: &str = include_str!("handoff-salesforce.yaml");
+/// The two-CRM config (`src/sandbox/handoff-hubspot-salesforce.yaml`).
+const HUBSPOT_SALESFORCE: &str = include_str!("handoff-hubspot-salesforce.yaml");
 /// The acknowledgement template both configs name (`lead_handoff.after_hours.template`).
 const ACK_TEMPLATE: &str = include_str!("../../templates/after-hours-ack.txt");
 /// The rule set both configs name (`lead_handoff.rules`).
@@ -69,6 +73,49 @@ const SALESFORCE_MAPPINGS: [(&str, &str); 6] = [
     ),
 ];
 
+/// The shipped mappings of a marketing HubSpot in front of Salesforce (`marketing:`), embedded.
+const MARKETING_HUBSPOT_MAPPINGS: [(&str, &str); 3] = [
+    (
+        "mappings/hubspot-contact-to-lead.yaml",
+        include_str!("../../mappings/hubspot-contact-to-lead.yaml"),
+    ),
+    (
+        "mappings/hubspot-contact-to-salesforce-lead.yaml",
+        include_str!("../../mappings/hubspot-contact-to-salesforce-lead.yaml"),
+    ),
+    (
+        "mappings/lead-to-hubspot-contact.yaml",
+        include_str!("../../mappings/lead-to-hubspot-contact.yaml"),
+    ),
+];
+
+/// The embedded mapping files the sandbox on `crm` loads.
+fn mapping_files(crm: CrmChoice) -> Vec<(&'static str, &'static str)> {
+    match crm {
+        CrmChoice::Hubspot => HUBSPOT_MAPPINGS.to_vec(),
+        CrmChoice::Salesforce => SALESFORCE_MAPPINGS.to_vec(),
+        CrmChoice::HubspotSalesforce => SALESFORCE_MAPPINGS
+            .into_iter()
+            .chain(MARKETING_HUBSPOT_MAPPINGS)
+            .collect(),
+    }
+}
+
+/// The shipped mapping `name` (`hubspot-contact-to-lead`), embedded, if the sandbox bundles
+/// it.
+///
+/// Errors: the embedded file does not parse (a broken build).
+pub fn bundled_mapping(name: &str) -> Result<Option<Mapping>, config::ConfigError> {
+    let file = format!("mappings/{name}.yaml");
+    HUBSPOT_MAPPINGS
+        .iter()
+        .chain(SALESFORCE_MAPPINGS.iter())
+        .chain(MARKETING_HUBSPOT_MAPPINGS.iter())
+        .find(|(path, _)| *path == file)
+        .map(|(path, text)| Mapping::parse(text, path).map_err(config::ConfigError::from))
+        .transpose()
+}
+
 /// The bundled HubSpot sandbox config and mappings, checked like any config. The rule set its
 /// `lead_handoff.rules` names is not compiled here ([`bundled_rules`]; `rules` is `None`), so
 /// callers that test flows on this config keep the territory round robin of `teams`.
@@ -81,14 +128,15 @@ pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
 /// Errors: the embedded config, a mapping or the acknowledgement template does not check
 /// (a broken build).
 pub fn bundled_config_for(crm: CrmChoice) -> Result<Loaded, config::ConfigError> {
-    let (file, text, files): (&str, &str, &[(&str, &str)]) = match crm {
-        CrmChoice::Hubspot => ("src/sandbox/handoff.yaml", HUBSPOT, &HUBSPOT_MAPPINGS),
-        CrmChoice::Salesforce => (
-            "src/sandbox/handoff-salesforce.yaml",
-            SALESFORCE,
-            &SALESFORCE_MAPPINGS,
+    let (file, text) = match crm {
+        CrmChoice::Hubspot => ("src/sandbox/handoff.yaml", HUBSPOT),
+        CrmChoice::Salesforce => ("src/sandbox/handoff-salesforce.yaml", SALESFORCE),
+        CrmChoice::HubspotSalesforce => (
+            "src/sandbox/handoff-hubspot-salesforce.yaml",
+            HUBSPOT_SALESFORCE,
         ),
     };
+    let files = mapping_files(crm);
     let path = PathBuf::from(file);
     let mut config = config::parse(text, &path)?;
     let mappings = files
@@ -179,5 +227,76 @@ mod tests {
         let from = |c: &config::Config| c.smtp.as_ref().map(|s| s.from.value.clone());
         assert_eq!(from(e), from(h));
         assert!(e.lead_handoff.after_hours.is_some());
+    }
+
+    /// The file's lines after its opening comment.
+    fn body(text: &str) -> Vec<&str> {
+        text.lines().skip_while(|l| l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn the_two_crm_config_validates_and_is_the_salesforce_one_plus_a_marketing_section() {
+        // What `handoff validate --config src/sandbox/handoff-hubspot-salesforce.yaml` does.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/sandbox/handoff-hubspot-salesforce.yaml");
+        let loaded = config::load(&path).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.crm.system(), "salesforce");
+        let m = c.marketing.as_ref().expect("a marketing section");
+        assert_eq!(m.crm.system(), "hubspot");
+        assert!(handoff_connector::ChangeSource::webhook(m.crm.changes()));
+        let poll = handoff_connector::ChangeSource::poll(m.crm.changes()).unwrap();
+        assert_eq!(poll.objects, ["contacts"]);
+        assert_eq!(m.lead_mapping.value, "hubspot-contact-to-lead");
+        assert_eq!(
+            m.sales_lead_mapping.value,
+            "hubspot-contact-to-salesforce-lead"
+        );
+        assert_eq!(m.update_mapping.value, "lead-to-hubspot-contact");
+        use config::marketing::CrmRole;
+        for stage in ["subscriber", "lead"] {
+            assert_eq!(
+                m.owner_of_record(stage),
+                Some(CrmRole::Marketing),
+                "{stage}"
+            );
+        }
+        for stage in ["MQL", "SQL", "opportunity", "customer"] {
+            assert_eq!(m.owner_of_record(stage), Some(CrmRole::Sales), "{stage}");
+        }
+
+        // Line for line the Salesforce config, with the marketing section (and its comment)
+        // between `crm:` and `pm:`.
+        let sf = body(SALESFORCE);
+        let two = body(HUBSPOT_SALESFORCE);
+        let start = two
+            .iter()
+            .position(|l| l.starts_with("# The marketing CRM"))
+            .unwrap();
+        let end = two.iter().position(|l| l.starts_with("pm:")).unwrap();
+        assert!(two[start..end].contains(&"marketing:"));
+        let without: Vec<&str> = two[..start].iter().chain(&two[end..]).copied().collect();
+        assert_eq!(without, sf);
+
+        // The embedded copy carries every mapping the config names.
+        let embedded = bundled_config_for(CrmChoice::HubspotSalesforce).unwrap();
+        assert!(embedded.config.marketing.is_some());
+        let names: Vec<&str> = embedded.mappings.iter().map(|m| m.name()).collect();
+        for name in [
+            &c.lead_handoff.mapping.value,
+            &c.lead_handoff.update_mapping.value,
+            &c.lead_handoff.account_mapping.value,
+            &c.closed_won.mapping.value,
+            &c.closed_won.case_mapping.value,
+            &m.lead_mapping.value,
+            &m.sales_lead_mapping.value,
+            &m.update_mapping.value,
+        ] {
+            assert!(names.contains(&name.as_str()), "{name} is not embedded");
+        }
+        assert!(bundled_mapping("hubspot-contact-to-lead")
+            .unwrap()
+            .is_some());
+        assert!(bundled_mapping("no-such-mapping").unwrap().is_none());
     }
 }

@@ -1,10 +1,13 @@
 //! `handoff sandbox`: the daemon against in-process emulators seeded with real CRM data.
 //!
-//! 1. Start the CRM (`--crm hubspot`, the default, or `--crm salesforce`), Slack and Asana
-//!    emulators on loopback ports (rate limits relaxed unless `--strict-limits`), and seed them
-//!    ([`seed`]). Everything that depends on the CRM is behind [`crm::SandboxCrm`].
-//! 2. Start the daemon with the CRM's bundled config ([`bundled`]: `src/sandbox/handoff.yaml`
-//!    or `src/sandbox/handoff-salesforce.yaml`, the shipped mappings, the rule set of
+//! 1. Start the CRM (`--crm hubspot`, the default, `--crm salesforce`, or both with
+//!    `--crm hubspot+salesforce`: HubSpot for marketing in front of Salesforce for sales),
+//!    Slack and Asana emulators on loopback ports (rate limits relaxed unless
+//!    `--strict-limits`), and seed them ([`seed`]). Everything that depends on the CRM is
+//!    behind [`crm::SandboxCrm`].
+//! 2. Start the daemon with the CRM's bundled config ([`bundled`]: `src/sandbox/handoff.yaml`,
+//!    `src/sandbox/handoff-salesforce.yaml` or `src/sandbox/handoff-hubspot-salesforce.yaml`,
+//!    the shipped mappings, the rule set of
 //!    `examples/routing.yaml`), pointed at the emulators, on a simulated clock ([`sim`]):
 //!    Thursday morning to Monday afternoon, faster than real time, jumping over stretches where
 //!    the daemon is idle (nights, the weekend).
@@ -14,8 +17,8 @@
 //!    ignore it (and the SLA steps follow).
 //! 4. Show progress from the emulators' state; with `--exit-when-idle`, stop once the
 //!    simulated period is over and everything is processed, read the daemon's audit trail,
-//!    print a JSON summary with the lead outcomes and the delivery checks ([`report`]), and
-//!    exit non-zero if a check failed. `--state-dir DIR` leaves every emulator's objects as
+//!    print a JSON summary with the lead outcomes and the delivery checks ([`report`]; on two
+//!    CRMs the checks across them too), and exit non-zero if a check failed. `--state-dir DIR` leaves every emulator's objects as
 //!    JSON in `DIR/<vendor>/<object>.json` and the daemon's database in `DIR/handoff/`.
 
 pub mod bundled;
@@ -47,7 +50,9 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// The CRM to run against: its emulator, the bundled config for it
-    /// (`src/sandbox/handoff.yaml`, `src/sandbox/handoff-salesforce.yaml`) and its mappings.
+    /// (`src/sandbox/handoff.yaml`, `src/sandbox/handoff-salesforce.yaml`,
+    /// `src/sandbox/handoff-hubspot-salesforce.yaml`) and its mappings. `hubspot+salesforce`:
+    /// HubSpot for marketing in front of Salesforce for sales.
     #[arg(long, value_enum, default_value_t = CrmChoice::Hubspot)]
     pub crm: CrmChoice,
     /// Dataset folder with `maven-crm/` and `datablist-customers/` (default: the embedded
@@ -177,10 +182,10 @@ pub async fn run_with(
         LocalVendors::start(&loaded.config, &daemon_url, options, emulators.clone()).await?;
     let (crm, slack, asana) = (&local.crm, &local.slack, &local.asana);
     let probe = handoff_connector::Person::default();
-    if config::lead_record(crm.system(), &probe).is_none() {
+    if config::lead_record(crm.arrival_system(), &probe).is_none() {
         return Err(SandboxError::Emulator(format!(
             "no lead record shape for the CRM {}",
-            crm.system()
+            crm.arrival_system()
         )));
     }
     // The simulated clock starts now, so what the CRM stamps while seeding is simulated time.
@@ -312,6 +317,7 @@ pub async fn run_with(
     summary.reps = rep_counts.totals();
     let store = open_stopped_store(&db_dir).await?;
     summary.add_audit(&store, crm.as_ref(), &counts)?;
+    summary.add_two_crms(&store, crm.as_ref(), &counts)?;
     if let Some(dir) = &args.state_dir {
         // The RevOps view of the run: `handoff report`'s page.
         let report = crate::report::from_store(&store, None, clock.now_ms())?;
@@ -368,6 +374,18 @@ mod tests {
         d
     }
 
+    /// A short run on `crm` that exits when idle and leaves its state in `out`.
+    fn small_run(crm: CrmChoice, out: &tempfile::TempDir) -> SandboxArgs {
+        SandboxArgs {
+            crm,
+            data: None,
+            state_dir: Some(out.path().to_path_buf()),
+            exit_when_idle: true,
+            replay_seconds: 2.0,
+            strict_limits: false,
+        }
+    }
+
     fn read(path: &std::path::Path) -> Vec<Value> {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
@@ -375,14 +393,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_salesforce_run_hands_off_every_lead_and_won_deal_exactly_once() {
         let out = tempfile::TempDir::new().unwrap();
-        let args = SandboxArgs {
-            crm: CrmChoice::Salesforce,
-            data: None,
-            state_dir: Some(out.path().to_path_buf()),
-            exit_when_idle: true,
-            replay_seconds: 2.0,
-            strict_limits: false,
-        };
+        let args = small_run(CrmChoice::Salesforce, &out);
         // The slice leaves some accounts without opportunities: Salesforce gives them to their
         // creator, the org's admin, who is in Slack too (no dead letter for their leads).
         let s = run_with(args, slice(80, 80)).await.unwrap();
@@ -429,5 +440,71 @@ mod tests {
         assert!(out.path().join("report.html").exists());
         assert!(out.path().join("slack/messages.json").exists());
         assert!(out.path().join("asana/projects.json").exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_two_crm_run_makes_each_qualified_contact_one_salesforce_lead_owned_alike() {
+        let out = tempfile::TempDir::new().unwrap();
+        let args = small_run(CrmChoice::HubspotSalesforce, &out);
+        let s = run_with(args, slice(80, 80)).await.unwrap();
+        assert!(s.checks.ok, "{:?}", s.checks);
+        let two = s.checks.two_crms.as_ref().expect("the two-CRM checks");
+        assert!(two.pass(), "{two:?}");
+        let m = s.marketing.as_ref().expect("the two-CRM counts");
+        assert_eq!(s.leads_received, 80);
+        assert_eq!(m.contacts, 80);
+        assert!(m.qualified > 0 && m.qualified < 80, "{m:?}");
+        // Each qualified contact became one Lead, routed, owned by the same person in both.
+        assert_eq!(m.sales_leads, m.qualified, "{m:?}");
+        assert_eq!(m.audit_promoted, m.qualified, "{m:?}");
+        assert_eq!(m.sales_leads_owned, m.sales_leads, "{m:?}");
+        assert_eq!(m.contacts_owned_as_in_sales, m.qualified, "{m:?}");
+        assert!(m.audit_owners_mirrored.get("sales").is_some_and(|n| *n > 0));
+        let nurtured: usize = m.nurtured_in_marketing.values().sum();
+        assert_eq!(m.qualified + nurtured, 80, "{m:?}");
+        assert_eq!(s.leads_routed + s.leads_nurtured, 80, "{s:?}");
+        assert!(s.routing.routed > 0 && s.routing.routed <= m.qualified);
+        assert!(s.deals_won > 0);
+        assert_eq!(s.onboarding_tickets, s.deals_won);
+        assert_eq!(s.asana_projects, s.deals_won);
+        assert_eq!(s.dead_letters, 0);
+
+        // Both CRMs' state is left, and agrees: a Salesforce Lead per qualified contact's
+        // email, the contacts at Salesforce's owner.
+        let hubspot = out.path().join("hubspot");
+        let salesforce = out.path().join("salesforce");
+        let contacts = read(&hubspot.join("contacts.json"));
+        let leads = read(&salesforce.join("Lead.json"));
+        assert_eq!(contacts.len(), 80);
+        assert_eq!(leads.len(), m.sales_leads);
+        let owners = read(&hubspot.join("owners.json"));
+        let users = read(&salesforce.join("User.json"));
+        let email_of = |list: &[Value], id_key: &str, email_key: &str, id: &Value| {
+            list.iter()
+                .find(|o| &o[id_key] == id)
+                .and_then(|o| o[email_key].as_str())
+                .map(str::to_lowercase)
+        };
+        for lead in &leads {
+            let email = lead["Email"].as_str().unwrap().to_lowercase();
+            let contact = contacts
+                .iter()
+                .find(|c| {
+                    c["properties"]["email"].as_str().map(str::to_lowercase) == Some(email.clone())
+                })
+                .expect("the Lead's contact");
+            let hubspot_owner = email_of(
+                &owners,
+                "id",
+                "email",
+                &contact["properties"]["hubspot_owner_id"],
+            );
+            let salesforce_owner = email_of(&users, "Id", "Email", &lead["OwnerId"]);
+            assert!(salesforce_owner.is_some(), "{lead}");
+            assert_eq!(hubspot_owner, salesforce_owner, "{email}");
+        }
+        for f in ["Opportunity.json", "Case.json", "Task.json"] {
+            assert!(salesforce.join(f).exists(), "{f}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! arrive as marketing-qualified leads; the whole timeline is laid over the simulated days'
 //! arrival sessions ([`super::sim::event_time`]), so leads arrive in business hours, after
 //! hours and on the weekend. How each write reaches the daemon is the CRM's way (HubSpot signs
-//! a webhook for each; Salesforce waits for the next poll).
+//! a webhook for each; Salesforce waits for the next poll). With a marketing CRM in front,
+//! leads arrive there ([`SandboxCrm::arrival_system`]) and deals in the sales CRM.
 //!
 //! Scenario choices (the datasets carry no such fields): one arriving lead in six belongs to an
 //! existing account (its email and company are the account's), one in twenty has no legal basis
@@ -31,6 +32,18 @@ pub struct ReplayCounts {
     pub events_total: AtomicU64,
     /// Ids of the records created as leads.
     pub lead_ids: Mutex<Vec<String>>,
+}
+
+impl ReplayCounts {
+    /// The ids of the records created as leads so far, as a set.
+    pub fn arrivals(&self) -> std::collections::BTreeSet<String> {
+        self.lead_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,8 +144,9 @@ pub async fn run(
         match *event {
             Event::Lead(i) => {
                 let person = lead_person(&data, i, crm.lead_source(i));
-                let created = crate::config::lead_record(crm.system(), &person)
-                    .ok_or_else(|| format!("no lead record for the CRM {}", crm.system()))
+                let system = crm.arrival_system();
+                let created = crate::config::lead_record(system, &person)
+                    .ok_or_else(|| format!("no lead record for the CRM {system}"))
                     .and_then(|record| crm.create_lead(record.properties));
                 match created {
                     Ok(id) => {

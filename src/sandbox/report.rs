@@ -1,7 +1,10 @@
 //! What the sandbox shows: progress while it runs and the final summary, computed from the
 //! emulators' own state (what the vendors would hold) and, once the daemon has stopped, from its
 //! audit trail (routing, deferral, after-hours acknowledgement, first touch, SLA steps,
-//! recycling, rejection), not from the daemon's counters.
+//! recycling, rejection), not from the daemon's counters. On two CRMs (a marketing CRM in front
+//! of the sales CRM) the summary adds what became of the leads across them
+//! ([`MarketingCounts`]) and the checks that one person is one sales Lead with one owner in
+//! both ([`TwoCrmChecks`]).
 
 use super::crm::{deal_key, lead_key, DealState, SandboxCrm};
 use super::replay::ReplayCounts;
@@ -45,6 +48,10 @@ pub struct Summary {
     pub outbox_depth: usize,
     /// The speed-to-lead figures of `handoff report` for this run (all teams).
     pub report: Option<ReportDigest>,
+    /// With a marketing CRM in front of the sales CRM: what became of the leads across the
+    /// two (the checks are in `checks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marketing: Option<MarketingCounts>,
     /// The daemon's own counters while the run goes on (for the progress view; the summary's
     /// `routing` section has the audit trail's exact counts).
     #[serde(skip)]
@@ -175,7 +182,81 @@ pub struct Checks {
     /// Leads neither routed (directly or after a deferral) nor nurtured (audit).
     pub leads_without_an_outcome: usize,
     pub duplicate_messages: usize,
+    /// With a marketing CRM in front of the sales CRM (`--crm hubspot+salesforce`), the checks
+    /// across the two, beside these.
+    #[serde(flatten)]
+    pub two_crms: Option<TwoCrmChecks>,
     pub ok: bool,
+}
+
+/// The checks across a marketing CRM and the sales CRM behind it (HubSpot in front of
+/// Salesforce), computed from both emulators' final state; each must be zero. A contact is
+/// *qualified* when the replay created it (at MQL) and the marketing lead mapping's gates pass
+/// on it (re-applied to its final state, not taken from handoff's decision).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct TwoCrmChecks {
+    /// Qualified contacts whose email (case-insensitive) does not have exactly one Lead in
+    /// the sales CRM.
+    pub qualified_contacts_without_exactly_one_sales_lead: usize,
+    /// Qualified contacts whose one sales Lead has no person as owner (a queue, or still
+    /// handoff's integration user: never routed).
+    pub qualified_contacts_whose_lead_has_no_owner: usize,
+    /// Emails (case-insensitive) with more than one Lead in the sales CRM.
+    pub emails_with_more_than_one_sales_lead: usize,
+    /// Routed sales Leads (a person owns them) with a marketing contact of the same email
+    /// whose owner is not that person (by email), or has no owner. The run ends only when
+    /// every change has reached the daemon and it has been idle for 3 s, longer than either
+    /// CRM's sync interval (webhooks at once, a poll a second), so no change is still in flight.
+    pub routed_leads_with_another_owner_in_marketing: usize,
+}
+
+impl TwoCrmChecks {
+    /// Whether every count is zero.
+    pub fn pass(&self) -> bool {
+        self == &TwoCrmChecks::default()
+    }
+}
+
+/// What became of the leads across a marketing CRM and the sales CRM behind it: from both
+/// emulators' final state, then (the `audit_*` counts) the daemon's audit trail.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct MarketingCounts {
+    /// Contacts the replay created in the marketing CRM (all at MQL).
+    pub contacts: usize,
+    /// Of those, qualified: the marketing lead mapping's gates pass.
+    pub qualified: usize,
+    /// Contacts with no Lead in the sales CRM that handoff sent back to nurture in the
+    /// marketing CRM, by reason.
+    pub nurtured_in_marketing: BTreeMap<String, usize>,
+    /// Leads in the sales CRM.
+    pub sales_leads: usize,
+    /// Leads in the sales CRM a person owns (routed).
+    pub sales_leads_owned: usize,
+    /// Contacts whose owner is the person who owns their Lead in the sales CRM.
+    pub contacts_owned_as_in_sales: usize,
+    /// Contacts with a Lead in the sales CRM, by their lifecycle stage in the marketing CRM
+    /// (moved forward as the Lead went on: `salesqualifiedlead`, `opportunity`).
+    pub contacts_with_a_lead_by_stage: BTreeMap<String, usize>,
+    /// Contacts with a Lead in the sales CRM that the marketing CRM shows unqualified: sales
+    /// rejected or recycled the Lead (the reason written back beside it).
+    pub contacts_with_a_lead_unqualified: usize,
+    /// Contacts handed to the sales CRM as a new Lead (audit `promoted`).
+    pub audit_promoted: usize,
+    /// Owners mirrored to the marketing CRM (audit `owner_mirrored`), by what found the
+    /// difference: `sales` (the sales owner set or changed: routing, reassignment) or
+    /// `marketing` (a change in the marketing CRM, written back over).
+    pub audit_owners_mirrored: BTreeMap<String, usize>,
+    /// What became of the Lead, written back to its contact (audit `stage_written_back`).
+    pub audit_stages_written_back: usize,
+}
+
+/// The checks and counts of a run on two CRMs ([`SandboxCrm::two_crms`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TwoCrmState {
+    /// The checks across the two CRMs (each must be zero).
+    pub checks: TwoCrmChecks,
+    /// What became of the leads (the `audit_*` counts still zero: the summary adds them).
+    pub counts: MarketingCounts,
 }
 
 impl Summary {
@@ -197,19 +278,13 @@ pub fn summarize(
     status: &StatusReport,
     data: &str,
 ) -> Summary {
-    let leads = crm.leads();
     let deals = crm.deals();
     let case_keys = crm.case_keys();
     let projects = asana.projects();
     let messages = slack.messages();
 
-    let lead_ids: BTreeSet<String> = counts
-        .lead_ids
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .cloned()
-        .collect();
+    let lead_ids = counts.arrivals();
+    let leads = crm.arrived_leads(&lead_ids);
     let mut s = Summary {
         data: data.to_string(),
         leads_received: counts.leads_created.load(Ordering::Relaxed),
@@ -240,7 +315,7 @@ pub fn summarize(
         if let Some(reason) = &lead.nurture_reason {
             s.leads_nurtured += 1;
             *s.nurtured_by_reason.entry(reason.clone()).or_default() += 1;
-        } else if lead.owner_id.is_some() && lead_ids.contains(&lead.id) {
+        } else if lead.owner_id.is_some() {
             s.leads_routed += 1;
             if lead.matched_account {
                 s.leads_matched_to_accounts += 1;
@@ -302,6 +377,39 @@ impl Summary {
             && c.routed_leads_without_an_owner == 0
             && c.leads_without_an_outcome == 0
             && c.duplicate_messages == 0
+            && c.two_crms.as_ref().is_none_or(TwoCrmChecks::pass)
+    }
+
+    /// Adds the checks and counts across two CRMs ([`SandboxCrm::two_crms`], for the leads
+    /// the replay created; nothing for a single CRM), with the marketing flow's audit entries
+    /// read from the stopped daemon's `store`.
+    pub fn add_two_crms(
+        &mut self,
+        store: &Store,
+        crm: &dyn SandboxCrm,
+        counts: &ReplayCounts,
+    ) -> Result<(), crate::state::StateError> {
+        let arrivals = counts.arrivals();
+        let Some(two) = crm.two_crms(&arrivals) else {
+            return Ok(());
+        };
+        let mut m = two.counts;
+        for entry in store.audit_entries(None) {
+            let e = entry?;
+            match e.event.as_str() {
+                "promoted" => m.audit_promoted += 1,
+                "stage_written_back" => m.audit_stages_written_back += 1,
+                "owner_mirrored" => {
+                    let by = e.detail["found_by"].as_str().unwrap_or("unknown");
+                    *m.audit_owners_mirrored.entry(by.to_string()).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        self.marketing = Some(m);
+        self.checks.two_crms = Some(two.checks);
+        self.checks.ok = self.checks_pass();
+        Ok(())
     }
 
     /// Adds the audit trail's lead outcomes (read from the stopped daemon's `store`) and the
@@ -315,10 +423,10 @@ impl Summary {
     ) -> Result<(), crate::state::StateError> {
         let mut kinds: HashMap<String, BTreeSet<String>> = HashMap::new();
         let r = &mut self.routing;
-        let leads = lead_key(crm, "");
+        let leads = crm.lead_key_prefixes();
         for entry in store.audit_entries(None) {
             let e = entry?;
-            if !e.record_key.starts_with(&leads) {
+            if !leads.iter().any(|p| e.record_key.starts_with(p)) {
                 continue;
             }
             if e.event == "first_touch" {
@@ -359,11 +467,21 @@ impl Summary {
         let empty = BTreeSet::new();
         let of = |k: &str| kinds.get(k).unwrap_or(&empty);
         r.deferred_then_routed = of("deferred").intersection(of("routed")).count();
-        let ids = counts.lead_ids.lock().unwrap_or_else(|p| p.into_inner());
-        self.checks.leads_without_an_outcome = ids
+        let ids: BTreeSet<String> = counts
+            .lead_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|id| lead_key(crm, id))
-            .filter(|k| !of("routed").contains(k) && !of("nurtured").contains(k))
+            .cloned()
+            .collect();
+        self.checks.leads_without_an_outcome = crm
+            .outcome_keys(&ids)
+            .iter()
+            .filter(|keys| {
+                !keys
+                    .iter()
+                    .any(|k| of("routed").contains(k) || of("nurtured").contains(k))
+            })
             .count();
         self.checks.routed_leads_without_an_owner = of("routed")
             .iter()

@@ -5,7 +5,8 @@
 //! 1. Map the contact with `marketing.lead_mapping`; act only at a handoff stage (e.g. MQL) or
 //!    at a stage whose owner of record is the sales CRM.
 //! 2. Match the person in the sales CRM by email ([`handoff_connector::Crm::find_by_email`]):
-//!    an open Lead first, then a Contact.
+//!    an open Lead first, then a Contact. (A contact at a handoff stage that fails the gates
+//!    and is linked to no sales record yet goes back to nurture without the lookup.)
 //! 3. Nothing matches, at a handoff stage: gates first (a failure sends the contact back to
 //!    nurture in the marketing CRM, as the lead flow does), then saga `promote:<contact>`
 //!    creates the Lead from `marketing.sales_lead_mapping`, once: the step's idempotency key is
@@ -89,6 +90,15 @@ pub(super) async fn from_marketing(
     }
     let record = change.key();
     let record_key = record.to_string();
+    // A contact that fails the gates and was never linked to a sales record goes back to
+    // nurture without a lookup in the sales CRM (most contacts: it saves two queries each).
+    let linked = env
+        .store
+        .get_json::<Vec<String>>(&person_key(&record_key))?
+        .is_some_and(|l| !l.is_empty());
+    if hands_off && !linked && outcome.first_failure().is_some() {
+        return promote(flows, env, cfg, &record, contact, &outcome);
+    }
     let found = env.crm.find_by_email(&[email.to_string()]).await?;
     let Some(person) = found.first() else {
         if !hands_off || env.store.saga(&promote_key(&record_key))?.is_some() {

@@ -113,6 +113,28 @@ impl HubSpotSandbox {
         self.emulator.config().client_secret.clone()
     }
 
+    /// Points a HubSpot config section (`crm:`, or `marketing.crm:` with HubSpot in front of
+    /// another CRM) at this portal: base URL, the token and client secret written as secret
+    /// files into `secrets` (mode 0600), and, unless strict limits were asked for, budgets
+    /// relaxed.
+    ///
+    /// Errors: a secret file cannot be written.
+    pub fn configure_section(
+        &self,
+        crm: &mut handoff_hubspot::HubSpotSection,
+        secrets: &Path,
+    ) -> Result<(), SandboxError> {
+        let hs = self.emulator.config();
+        crm.base_url = self.base_url.clone();
+        crm.token = secret_file(secrets, "hubspot-token", &hs.token)?;
+        crm.client_secret = secret_file(secrets, "hubspot-client-secret", &hs.client_secret)?;
+        if !self.strict_limits {
+            crm.rate.requests = 100_000;
+            crm.search_per_second = 1_000;
+        }
+        Ok(())
+    }
+
     fn prop(o: &Value, name: &str) -> Option<String> {
         super::text(o["properties"].get(name))
     }
@@ -142,20 +164,12 @@ impl SandboxCrm for HubSpotSandbox {
     }
 
     fn configure(&self, config: &mut Config, secrets: &Path) -> Result<(), SandboxError> {
-        let hs = self.emulator.config();
         let CrmSection::HubSpot(crm) = &mut config.crm else {
             return Err(SandboxError::Emulator(
                 "the HubSpot emulator runs, but the config's crm.type is not hubspot".into(),
             ));
         };
-        crm.base_url = self.base_url.clone();
-        crm.token = secret_file(secrets, "hubspot-token", &hs.token)?;
-        crm.client_secret = secret_file(secrets, "hubspot-client-secret", &hs.client_secret)?;
-        if !self.strict_limits {
-            crm.rate.requests = 100_000;
-            crm.search_per_second = 1_000;
-        }
-        Ok(())
+        self.configure_section(crm, secrets)
     }
 
     fn add_person(&self, p: &Staff<'_>) -> String {

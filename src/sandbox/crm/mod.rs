@@ -2,8 +2,9 @@
 //! sandbox does that depends on the vendor, so seeding, the replay, the simulated reps, the
 //! simulated clock's driver and the summary are written once.
 //!
-//! * Setup: start the emulator ([`start`], by the config's `crm.type`) and point the config's
-//!   `crm:` section at it ([`SandboxCrm::configure`]).
+//! * Setup: start the emulator ([`start`], by the config's `crm.type` and, with a marketing
+//!   CRM in front, `marketing.crm.type`) and point the config's `crm:` (and `marketing.crm:`)
+//!   section at it ([`SandboxCrm::configure`]).
 //! * Seeding: people as owners, accounts ([`SandboxCrm::add_person`],
 //!   [`SandboxCrm::add_account`]).
 //! * The replay: deals opened and closed, arriving leads ([`SandboxCrm::open_deal`],
@@ -14,19 +15,28 @@
 //!   ([`SandboxCrm::delivered`]: webhooks still queued, or changes a poll has not read yet).
 //! * The summary's reads of the emulator's state ([`LeadView`], [`DealView`], case keys) and
 //!   `--state-dir` ([`SandboxCrm::write_state`]).
+//! * With a marketing CRM in front of the sales CRM, where arriving leads are created and how
+//!   they become the sales CRM's leads ([`SandboxCrm::arrival_system`],
+//!   [`SandboxCrm::arrived_leads`], [`SandboxCrm::outcome_keys`]), and the checks across the two
+//!   CRMs ([`SandboxCrm::two_crms`]). A single CRM keeps the defaults: arrivals are its
+//!   own leads.
 //!
-//! Implementations: [`hubspot::HubSpotSandbox`] and [`salesforce::SalesforceSandbox`].
+//! Implementations: [`hubspot::HubSpotSandbox`], [`salesforce::SalesforceSandbox`], and
+//! [`two::TwoCrmSandbox`], the two composed (HubSpot for marketing in front of Salesforce).
 
 pub mod hubspot;
 pub mod salesforce;
+pub mod two;
 
 use super::local::LocalOptions;
+use super::report::TwoCrmState;
 use super::SandboxError;
 use crate::clock::SimClock;
 use crate::config::{Config, CrmSection};
 use crate::state::StatusReport;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +49,10 @@ pub enum CrmChoice {
     Hubspot,
     /// Salesforce: polling only (SOQL on `SystemModstamp`).
     Salesforce,
+    /// HubSpot for marketing in front of Salesforce for sales (`marketing:`): leads arrive as
+    /// HubSpot contacts, qualified ones become Salesforce Leads, everything else is Salesforce.
+    #[value(name = "hubspot+salesforce")]
+    HubspotSalesforce,
 }
 
 /// A person to make a CRM owner.
@@ -147,6 +161,13 @@ pub trait SandboxCrm: Send + Sync {
     /// What the CRM calls onboarding cases, plural, for the progress line (`tickets`, `cases`).
     fn case_noun(&self) -> &'static str;
 
+    /// The system arriving leads are created in: the shape of the records
+    /// [`SandboxCrm::create_lead`] takes (`handoff::config::lead_record`). The CRM's own
+    /// ([`SandboxCrm::system`]) unless a marketing CRM sits in front of it.
+    fn arrival_system(&self) -> &'static str {
+        self.system()
+    }
+
     /// Points `config`'s `crm:` section (and what depends on the seeded CRM, such as
     /// `ownership.systems`) at this emulator: base URL, credentials written as secret files
     /// into `secrets` (mode 0600), and, unless strict limits were asked for, budgets relaxed.
@@ -224,6 +245,37 @@ pub trait SandboxCrm: Send + Sync {
     /// Every lead in the CRM (the summary keeps those the replay created).
     fn leads(&self) -> Vec<LeadView>;
 
+    /// The leads the summary counts for the arrivals `arrivals` (ids
+    /// [`SandboxCrm::create_lead`] returned), each once: by default the arrivals themselves.
+    /// With a marketing CRM in front, an arrival the sales CRM has a lead for is that lead;
+    /// one it has none for is the arrival as the marketing CRM holds it (sent back to nurture
+    /// there, or lost).
+    fn arrived_leads(&self, arrivals: &BTreeSet<String>) -> Vec<LeadView> {
+        self.leads()
+            .into_iter()
+            .filter(|l| arrivals.contains(&l.id))
+            .collect()
+    }
+
+    /// For each arrival (in `arrivals`' order), the record keys whose audit entries tell what
+    /// became of it (routed, nurtured): by default its own lead key. With a marketing CRM in
+    /// front, the contact's key and the keys of the sales CRM's leads with its email.
+    fn outcome_keys(&self, arrivals: &BTreeSet<String>) -> Vec<Vec<String>> {
+        arrivals.iter().map(|id| vec![lead_key(self, id)]).collect()
+    }
+
+    /// Record-key prefixes of the leads handoff decides on, whose audit entries the summary
+    /// reads (`salesforce:Lead:`; with a marketing CRM in front, its contacts' too).
+    fn lead_key_prefixes(&self) -> Vec<String> {
+        vec![lead_key(self, "")]
+    }
+
+    /// The checks and counts across two CRMs, computed from both emulators' state for the
+    /// arrivals `arrivals`; `None` for a single CRM (the default).
+    fn two_crms(&self, _arrivals: &BTreeSet<String>) -> Option<TwoCrmState> {
+        None
+    }
+
     /// The person owning lead `id` (see [`LeadView::owner_id`]), if any.
     fn lead_owner(&self, id: &str) -> Option<String>;
 
@@ -240,33 +292,58 @@ pub trait SandboxCrm: Send + Sync {
 }
 
 /// Starts the emulator of the CRM `config`'s `crm:` section names, on 127.0.0.1 (any free
-/// port). A HubSpot portal delivers webhooks to the daemon at `daemon_url` (when
-/// `options.hubspot_webhooks`); a Salesforce org is polled for the objects of
-/// `crm.changes.poll`.
+/// port), and with a `marketing:` section the marketing CRM's too (HubSpot in front of
+/// Salesforce: [`two::TwoCrmSandbox`]). A HubSpot portal delivers webhooks to the daemon at
+/// `daemon_url` (when `options.hubspot_webhooks`); a Salesforce org is polled for the objects
+/// of `crm.changes.poll`.
 ///
-/// Errors: the emulator cannot listen.
+/// Errors: an emulator cannot listen, or the pair of CRMs is not one the sandbox runs.
 pub async fn start(
     config: &Config,
     daemon_url: &url::Url,
     options: LocalOptions,
     shutdown: CancellationToken,
 ) -> Result<Arc<dyn SandboxCrm>, SandboxError> {
-    Ok(match &config.crm {
-        CrmSection::HubSpot(section) => {
+    let marketing = config.marketing.as_ref().map(|m| &m.crm);
+    Ok(match (&config.crm, marketing) {
+        (CrmSection::HubSpot(section), None) => {
             Arc::new(hubspot::HubSpotSandbox::start(section, daemon_url, options, shutdown).await?)
         }
-        CrmSection::Salesforce(section) => {
-            let polled = handoff_connector::ChangeSource::poll(&section.changes)
-                .map(|p| p.objects.clone())
-                .unwrap_or_default();
-            let local = ([127, 0, 0, 1], 0).into();
-            Arc::new(salesforce::SalesforceSandbox::start(local, polled, options, shutdown).await?)
+        (CrmSection::Salesforce(section), None) => {
+            Arc::new(start_salesforce(section, options, shutdown).await?)
+        }
+        (CrmSection::Salesforce(sales), Some(CrmSection::HubSpot(marketing))) => {
+            let marketing =
+                hubspot::HubSpotSandbox::start(marketing, daemon_url, options, shutdown.clone())
+                    .await?;
+            let sales = start_salesforce(sales, options, shutdown).await?;
+            Arc::new(two::TwoCrmSandbox::new(marketing, sales, config)?)
+        }
+        (sales, Some(marketing)) => {
+            return Err(SandboxError::Emulator(format!(
+                "the sandbox runs HubSpot for marketing in front of Salesforce for sales, not {} in front of {}",
+                marketing.system(),
+                sales.system()
+            )))
         }
     })
 }
 
+/// Starts a Salesforce org polled for the objects of `section.changes`.
+async fn start_salesforce(
+    section: &handoff_salesforce::SalesforceSection,
+    options: LocalOptions,
+    shutdown: CancellationToken,
+) -> Result<salesforce::SalesforceSandbox, SandboxError> {
+    let polled = handoff_connector::ChangeSource::poll(&section.changes)
+        .map(|p| p.objects.clone())
+        .unwrap_or_default();
+    let local = ([127, 0, 0, 1], 0).into();
+    salesforce::SalesforceSandbox::start(local, polled, options, shutdown).await
+}
+
 /// The record key of lead `id` in `crm` (`salesforce:Lead:00Q…`).
-pub fn lead_key(crm: &dyn SandboxCrm, id: &str) -> String {
+pub fn lead_key(crm: &(impl SandboxCrm + ?Sized), id: &str) -> String {
     handoff_connector::RecordKey::new(crm.system(), crm.lead_object(), id).to_string()
 }
 

@@ -174,6 +174,21 @@ impl SalesforceSandbox {
         &self.marketing_user
     }
 
+    /// The id of handoff's integration user (the JWT subject): the writer of handoff's own
+    /// changes, and the owner of a Lead handoff creates until it is routed.
+    pub fn integration_user(&self) -> &str {
+        &self.integration_user
+    }
+
+    /// The position `(SystemModstamp ms, Id)` of the daemon's change feed on `object`, from
+    /// its status (`None` before its first poll).
+    pub fn cursor(&self, status: &StatusReport, object: &str) -> Option<(i64, String)> {
+        status
+            .cursors
+            .get(&format!("{}:{object}", self.system()))
+            .and_then(|c| handoff_salesforce::feed::cursor_position(c))
+    }
+
     /// Writes the connected app's consumer key and the emulator's test JWT key as secret files
     /// into `dir` (mode 0600); returns their paths (client id, key).
     ///
@@ -194,7 +209,6 @@ impl SalesforceSandbox {
             .map_err(|e| e.to_string())
     }
 
-    /// The domains of the Accounts' `Website`s.
     /// Account web domain → the account's owner (a User), for accounts that have both.
     fn account_owners(&self) -> HashMap<String, String> {
         self.emulator
@@ -208,7 +222,7 @@ impl SalesforceSandbox {
     }
 
     /// A person's owner id, when `owner` is a User (`005…`), not a queue.
-    fn user_owner(record: &Value) -> Option<String> {
+    pub(crate) fn user_owner(record: &Value) -> Option<String> {
         super::text(record.get("OwnerId")).filter(|id| id.starts_with("005"))
     }
 }
@@ -404,10 +418,7 @@ impl SandboxCrm for SalesforceSandbox {
 
     fn delivered(&self, status: &StatusReport, own_writes: bool) -> bool {
         self.polled.iter().all(|object| {
-            let cursor = status
-                .cursors
-                .get(&format!("{}:{object}", self.system()))
-                .and_then(|c| handoff_salesforce::feed::cursor_position(c));
+            let cursor = self.cursor(status, object);
             self.emulator
                 .newest_changes(object)
                 .into_iter()
