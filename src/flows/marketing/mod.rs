@@ -295,7 +295,7 @@ fn promote(
         )],
         env.now_ms,
     )
-    // A Lead Salesforce refused (a picklist value): replayed after the mapping is fixed, the
+    // A lead the sales CRM refused (a picklist value): replayed after the mapping is fixed, the
     // Lead is made from the fixed mapping.
     .redecided_on_replay();
     let mut audit = audit;
