@@ -5,6 +5,7 @@
 //!   Salesforce owner shows in HubSpot as the owner of the same email.
 //! * A person Salesforce already has as a Lead is matched by email: no second Lead; the
 //!   HubSpot contact takes its owner.
+//! * A person Salesforce has as a Contact keeps the owner of the Contact's Account.
 //! * After SQL, a rep changing the owner in HubSpot is written back over with Salesforce's.
 //! * An owner change in Salesforce, the system of record, is mirrored to HubSpot.
 //! * One audit trail for the person, from either record's key.
@@ -382,5 +383,35 @@ async fn a_crash_between_creating_the_lead_and_recording_it_leaves_one_lead() {
         created[0]["detail"]["result"]["lead_id"],
         sf_leads(&env, email)[0]["Id"]
     );
+    assert!(env.dead_letters().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_is_a_salesforce_contact_keeps_the_owner_of_their_account() {
+    let env = start().await;
+    let email = "buyer@northwind-traders.io";
+    let (account_owner, contact_owner) = (WEST[0], EAST[0]);
+    let account = env.salesforce.create(
+        "Account",
+        props(json!({"Name": "Northwind Traders", "OwnerId": env.owner_ids[account_owner]})),
+    );
+    env.salesforce.create(
+        "Contact",
+        props(
+            json!({"LastName": "Buyer", "Email": email, "AccountId": account,
+            "OwnerId": env.owner_ids[contact_owner]}),
+        ),
+    );
+    let contact = env.create_lead(email, json!({}));
+    assert!(
+        hubspot_shows_owner(&env, &contact, account_owner).await,
+        "HubSpot shows {:?}: {:?}",
+        env.prop("contacts", &contact, "hubspot_owner_id"),
+        env.audit(&format!("hubspot:contacts:{contact}")).await
+    );
+    env.wait_idle(WAIT, Duration::from_millis(500)).await;
+    assert!(sf_leads(&env, email).is_empty(), "a Contact is no new Lead");
+    let record = format!("hubspot:contacts:{contact}");
+    assert!(env.audit_events(&record, "promoted").await.is_empty());
     assert!(env.dead_letters().await.is_empty());
 }
