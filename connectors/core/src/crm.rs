@@ -79,6 +79,42 @@ pub struct PersonRecord {
     pub account: Option<RecordKey>,
 }
 
+/// A case's chat conversation, when it came from one (Salesforce `LiveChatTranscript` of the
+/// case, NOTES-next S7: `Body`, `IsChatbotSession`, `EndTime`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The conversation as text, one turn per line as the CRM stores it (Salesforce `Body` is
+    /// HTML-ish text; connectors turn `<br>` and `<p>` into line breaks and drop other tags).
+    pub body: String,
+    /// Whether a bot took the conversation before a person (Salesforce `IsChatbotSession`).
+    pub is_bot: bool,
+    /// When it ended, UTC epoch ms (`EndTime`), if the CRM says.
+    pub ended_ms: Option<i64>,
+}
+
+/// One comment on a case: Salesforce `CaseComment` (`CommentBody`, `IsPublished`,
+/// `CreatedDate`, `CreatedById`; NOTES-next S7), HubSpot a note associated with the ticket
+/// (`hs_note_body`, `hs_timestamp`, `hubspot_owner_id`; notes are internal).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseComment {
+    /// The comment's id in the CRM.
+    pub id: String,
+    /// Plain text.
+    pub body: String,
+    /// Whether the customer sees it (Salesforce `IsPublished`; HubSpot notes: `false`).
+    pub public: bool,
+    /// UTC epoch ms.
+    pub created_ms: i64,
+    /// The writer's user (owner) id, when the CRM says.
+    pub author_id: Option<String>,
+}
+
+/// The marker line [`Crm::add_case_note`] ends a note with, so the note it wrote is found
+/// again after a crash: `[handoff:<idempotency key>]`.
+pub fn note_marker(key: &IdempotencyKey) -> String {
+    format!("[handoff:{}]", key.as_str())
+}
+
 /// `emails` trimmed, lower-cased, without blanks and repeats, in their first order: what
 /// [`Crm::find_by_email`] implementations look up.
 pub fn distinct_emails(emails: &[String]) -> Vec<String> {
@@ -247,4 +283,55 @@ pub trait Crm: Send + Sync {
         key: &'a IdempotencyKey,
         fields: &'a Fields,
     ) -> BoxFuture<'a, Result<RecordKey, ConnectorError>>;
+
+    /// The chat conversation `case` came from, newest first if several (Salesforce: the
+    /// `LiveChatTranscript` rows whose `CaseId` is the case); `None` when it has none. CRMs
+    /// without chat transcripts answer `None` (HubSpot's conversations are not in its CRM
+    /// objects; a ticket's `source_type` tells a chat through the mapping instead).
+    fn case_conversation<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<Conversation>, ConnectorError>> {
+        let _ = case;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// The comments on `case`, oldest first (Salesforce `CaseComment` by `ParentId`; HubSpot
+    /// the notes associated with the ticket). One or two calls.
+    fn case_comments<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Vec<CaseComment>, ConnectorError>> {
+        // TODO(case-seam): connectors implement this; the default goes when they do.
+        let _ = case;
+        Box::pin(async {
+            Err(ConnectorError::Config {
+                vendor: "crm",
+                reason: "case comments are not implemented for this CRM yet".into(),
+            })
+        })
+    }
+
+    /// Adds the internal note `body` to `case` once (Salesforce a `CaseComment` with
+    /// `IsPublished` false; HubSpot a note associated with the ticket). The note ends with
+    /// [`note_marker`]`(key)`; a retry after a crash finds the note carrying that marker among
+    /// the case's comments instead of adding a second. Returns the note's id.
+    ///
+    /// Errors: `case` gone is [`ConnectorError::NotFound`]; a body the CRM refuses (too long)
+    /// is [`ConnectorError::Rejected`].
+    fn add_case_note<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        case: &'a RecordKey,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        // TODO(case-seam): connectors implement this; the default goes when they do.
+        let _ = (key, case, body);
+        Box::pin(async {
+            Err(ConnectorError::Config {
+                vendor: "crm",
+                reason: "case notes are not implemented for this CRM yet".into(),
+            })
+        })
+    }
 }

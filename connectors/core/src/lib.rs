@@ -43,7 +43,10 @@ pub mod time;
 pub use auth::{AccessToken, SharedTokenSource, SingleFlight, TokenSource};
 pub use change::{Change, ChangeKind, ChangeOrigin, IdempotencyKey};
 pub use connection::{CrmConnection, PmConnection};
-pub use crm::{CaseRef, Crm, EmailQuery, FieldChange, Fields, Owner, PersonRecord};
+pub use crm::{
+    note_marker, CaseComment, CaseRef, Conversation, Crm, EmailQuery, FieldChange, Fields, Owner,
+    PersonRecord,
+};
 pub use error::{ConnectorError, ErrorClass, SignatureError};
 pub use http::{ClientConfig, VendorClient, VendorHooks};
 pub use key::{KeyError, ObjectKind, RecordKey};

@@ -11,7 +11,7 @@
 //! a record whose id is the key (a second call with the key updates it) and records the write.
 
 use crate::{
-    CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
+    note_marker, CaseComment, CaseRef, ConnectorError, Conversation, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
     Owner, PersonRecord, Record, RecordKey,
 };
 use futures::future::BoxFuture;
@@ -26,6 +26,8 @@ pub enum Write {
     Link(RecordKey, RecordKey),
     Case(IdempotencyKey, Fields, Vec<RecordKey>),
     Lead(IdempotencyKey, Fields),
+    /// A note added to a case (its key, the case, the body with its marker).
+    Note(IdempotencyKey, RecordKey, String),
 }
 
 /// An in-memory CRM (see the module docs).
@@ -37,6 +39,8 @@ pub struct MemoryCrm {
     owners: Mutex<Vec<Owner>>,
     history: Mutex<Vec<FieldChange>>,
     writes: Mutex<Vec<Write>>,
+    comments: Mutex<HashMap<RecordKey, Vec<CaseComment>>>,
+    conversations: Mutex<HashMap<RecordKey, Conversation>>,
     reads: AtomicUsize,
     history_reads: AtomicUsize,
 }
@@ -52,6 +56,8 @@ impl MemoryCrm {
             owners: Mutex::default(),
             history: Mutex::default(),
             writes: Mutex::default(),
+            comments: Mutex::default(),
+            conversations: Mutex::default(),
             reads: AtomicUsize::new(0),
             history_reads: AtomicUsize::new(0),
         }
@@ -73,6 +79,21 @@ impl MemoryCrm {
     /// Sets the history [`Crm::owner_history`] answers for any record (newest first).
     pub fn set_owner_history(&self, history: Vec<FieldChange>) -> &Self {
         *lock(&self.history) = history;
+        self
+    }
+
+    /// Adds `comment` to `case` (a comment a person wrote in the CRM).
+    pub fn put_comment(&self, case: &RecordKey, comment: CaseComment) -> &Self {
+        lock(&self.comments)
+            .entry(case.clone())
+            .or_default()
+            .push(comment);
+        self
+    }
+
+    /// Sets the chat conversation of `case`.
+    pub fn put_conversation(&self, case: &RecordKey, conversation: Conversation) -> &Self {
+        lock(&self.conversations).insert(case.clone(), conversation);
         self
     }
 
@@ -313,6 +334,48 @@ impl Crm for MemoryCrm {
         }
         drop(records);
         ready(lead)
+    }
+
+    fn case_conversation<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<Conversation>, ConnectorError>> {
+        ready(lock(&self.conversations).get(case).cloned())
+    }
+
+    fn case_comments<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Vec<CaseComment>, ConnectorError>> {
+        let mut comments = lock(&self.comments).get(case).cloned().unwrap_or_default();
+        comments.sort_by_key(|c| c.created_ms);
+        ready(comments)
+    }
+
+    fn add_case_note<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        case: &'a RecordKey,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let marker = note_marker(key);
+        let mut comments = lock(&self.comments);
+        let on_case = comments.entry(case.clone()).or_default();
+        if let Some(found) = on_case.iter().find(|c| c.body.contains(&marker)) {
+            return ready(found.id.clone());
+        }
+        let body = format!("{body}\n{marker}");
+        let id = format!("note-{}", on_case.len() + 1);
+        on_case.push(CaseComment {
+            id: id.clone(),
+            body: body.clone(),
+            public: false,
+            created_ms: crate::now_ms(),
+            author_id: None,
+        });
+        drop(comments);
+        lock(&self.writes).push(Write::Note(key.clone(), case.clone(), body));
+        ready(id)
     }
 }
 
