@@ -1,6 +1,7 @@
 //! `handoff report --state-dir`, run as a child process on a store filled here: it prints the
-//! figures, writes the HTML page, prints JSON with `--json`, honours `--since`, and says the
-//! store is locked (not a bare sled error) while another process holds it.
+//! figures, writes the HTML page, prints JSON with `--json`, honours `--since`, adds the case
+//! view only when the trail holds case entries, and says the store is locked (not a bare sled
+//! error) while another process holds it.
 
 use handoff::flows::lead_state::{LeadState, LeadStatus};
 use handoff::state::{AuditEntry, Store};
@@ -119,6 +120,9 @@ fn report_reads_a_stopped_daemons_store_and_writes_the_page() {
             "missing {chart}"
         );
     }
+    // A lead-only trail: no case view anywhere.
+    assert!(!stdout.contains("Cases:"), "{stdout}");
+    assert!(!html.contains("Support cases"));
 
     let out = handoff(
         &[
@@ -137,6 +141,7 @@ fn report_reads_a_stopped_daemons_store_and_writes_the_page() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json.get("cases").is_none(), "{json}");
     assert_eq!(json["since_ms"], T0 + 3_600_000);
     assert_eq!(json["overall"]["first_touches"], 0);
     assert_eq!(json["overall"]["sla_missed"], 1);
@@ -152,6 +157,109 @@ fn report_reads_a_stopped_daemons_store_and_writes_the_page() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+}
+
+fn case(at_ms: i64, id: &str, kind: &str, detail: serde_json::Value) -> AuditEntry {
+    AuditEntry::new(at_ms, &format!("salesforce:Case:{id}"), kind, kind, detail)
+}
+
+#[test]
+fn report_shows_the_case_view_when_the_trail_holds_case_entries() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let store = Store::open(&state).unwrap();
+            fill(&store).await;
+            let response = |at_ms: i64, id: &str, waited_ms: i64, within: bool| {
+                case(
+                    at_ms,
+                    id,
+                    "case_first_response",
+                    json!({"by": "comment", "at_ms": at_ms, "waited_ms": waited_ms, "tier": "L1",
+                           "priority": "High", "agent_email": "ana@x.test", "policy": "p",
+                           "within_sla": within}),
+                )
+            };
+            store
+                .append_audit(&[
+                    case(
+                        T0,
+                        "1",
+                        "case_opened",
+                        json!({"bot": true, "priority": "High", "origin": "Chat"}),
+                    ),
+                    case(
+                        T0,
+                        "2",
+                        "case_opened",
+                        json!({"bot": false, "priority": "High", "origin": "Email"}),
+                    ),
+                    response(T0 + 120_000, "1", 120_000, true),
+                    response(T0 + 600_000, "2", 600_000, false),
+                    case(
+                        T0 + 3_600_000,
+                        "2",
+                        "case_escalated",
+                        json!({"escalation": 1, "escalation_reason": "status Escalated",
+                               "l1_ms": 3_600_000, "tier": "L2", "agent_email": "lee@x.test",
+                               "reason": null, "outcome": "assigned"}),
+                    ),
+                ])
+                .unwrap();
+            store.durable().await.unwrap();
+        });
+    }
+    let state_arg = state.to_str().unwrap();
+    let out = handoff(
+        &["report", "--state-dir", state_arg, "--html", "report.html"],
+        d,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The lead figures are unchanged by the case entries.
+    assert!(
+        stdout.contains("SLA met:        33.3% (1 met, 2 missed, 0 pending)"),
+        "{stdout}"
+    );
+    for line in [
+        "Cases:",
+        "opened:         2 (1 bot, 1 other)",
+        "first response: p50 2.0 min / p90 10.0 min, 2 responses, 50.0% within SLA (1 of 2 with a policy)",
+        "escalations:    1 to L2 in 1 case(s); 0 re-escalation(s)",
+        "time in L1:     p50 1.0 h / p90 1.0 h (1 case(s))",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+    let html = std::fs::read_to_string(d.join("report.html")).unwrap();
+    for chart in ["case-first-response", "case-escalations", "case-tier-time"] {
+        assert!(
+            html.contains(&format!("<svg id=\"{chart}\"")),
+            "missing {chart}"
+        );
+    }
+
+    let out = handoff(&["report", "--state-dir", state_arg, "--json"], d);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = &json["cases"];
+    assert_eq!(cases["first_response"]["p90_ms"], 600_000);
+    assert_eq!(cases["first_response_by_priority"][0]["key"], "High");
+    assert_eq!(
+        cases["escalations_per_day"],
+        json!([{"day_ms": T0, "count": 1, "re_escalations": 0}])
+    );
+    assert_eq!(cases["counts"]["opened_bot"], 1);
 }
 
 #[tokio::test]
@@ -176,7 +284,13 @@ async fn report_reads_a_running_daemon_through_the_admin_api() {
     let store = Store::open(&dir.path().join("state")).unwrap();
     fill(&store).await;
     let notify = std::sync::Arc::new(tokio::sync::Notify::new());
-    let router = handoff::daemon::admin::router(store.clone(), notify.clone(), notify);
+    let router = handoff::daemon::admin::router(handoff::daemon::admin::Admin {
+        store: store.clone(),
+        wake: notify.clone(),
+        executor_wake: notify,
+        live: None,
+        replayer: None,
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });

@@ -2,7 +2,8 @@
 //! team and overall (calendar and business time), SLA met % (a breach of the first assignment
 //! or a late touch misses), acceptance and rejection by reason, completeness (latest gates,
 //! `missing_*` only), recycle rate, load per rep, breaches per hour, the histogram, the
-//! `since` window; and the HTML page (escaping, three charts, no scripts or external assets).
+//! `since` window; and the HTML page (escaping, three charts, no scripts or external assets),
+//! with the support case section and its charts only when there are case entries.
 
 use handoff::flows::lead_state::{LeadState, LeadStatus};
 use handoff::report::figures::{compute, percentile, HourCount, RepLoad, Report};
@@ -400,4 +401,91 @@ fn html_escapes_hostile_names_and_draws_three_charts() {
     );
     // Headline numbers are on the page: overall p50 4.0 min, SLA met 25.0%.
     assert!(html.contains("4.0 min") && html.contains("25.0%"));
+}
+
+/// The `<svg id="{id}" …>…</svg>` element of `html`.
+fn svg<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<svg id=\"{id}\""))
+        .unwrap_or_else(|| panic!("missing chart {id}"));
+    let end = start + html[start..].find("</svg>").expect("a closed svg");
+    &html[start..end]
+}
+
+fn case(at_ms: i64, id: &str, kind: &str, detail: Value) -> AuditEntry {
+    AuditEntry::new(at_ms, &format!("salesforce:Case:{id}"), kind, kind, detail)
+}
+
+fn case_response(at_ms: i64, id: &str, priority: &str, waited_ms: i64) -> AuditEntry {
+    case(
+        at_ms,
+        id,
+        "case_first_response",
+        json!({"by": "accept", "at_ms": at_ms, "waited_ms": waited_ms, "tier": "L1",
+               "priority": priority, "agent_email": "ana@x.test", "policy": "p", "within_sla": true}),
+    )
+}
+
+fn case_escalation(at_ms: i64, id: &str, n: u32) -> AuditEntry {
+    case(
+        at_ms,
+        id,
+        "case_escalated",
+        json!({"escalation": n, "escalation_reason": "status Escalated", "l1_ms": 30 * MIN,
+               "tier": "L2", "agent_email": "lee@x.test", "reason": null, "outcome": "assigned"}),
+    )
+}
+
+#[test]
+fn html_draws_the_case_charts_only_with_case_entries() {
+    let html = handoff::report::html::render(&report());
+    assert!(!html.contains("Support cases") && !html.contains("id=\"case-"));
+
+    const DAY: i64 = 86_400_000;
+    let mut entries = trail();
+    entries.extend([
+        case_response(T0, "1", "High", 4 * MIN),
+        case_response(T0, "2", "High", 8 * MIN),
+        case_response(T0, "3", "<i>Low</i>", 90 * MIN),
+        // Escalations on Jan 1 and Jan 3 (none on Jan 2), one of them a re-escalation.
+        case_escalation(T0 + HOUR, "1", 1),
+        case_escalation(T0 + 2 * DAY, "2", 1),
+        case_escalation(T0 + 2 * DAY + HOUR, "2", 2),
+        case(
+            T0 + 3 * DAY,
+            "2",
+            "case_closed",
+            json!({"tier": "L2", "escalations": 2, "priority": "High", "l1_ms": 30 * MIN, "l2_ms": 26 * HOUR}),
+        ),
+    ]);
+    let r = compute(&entries, &leads(), None, T0 + 4 * DAY);
+    let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+    let html = handoff::report::html::render(&r);
+    assert!(html.contains("<h2>Support cases</h2>"));
+    // First response by priority: a p50 and a p90 bar for High and for the hostile Low.
+    let chart = svg(&html, "case-first-response");
+    assert_eq!(chart.matches("<rect").count(), 4, "{chart}");
+    assert!(chart.contains("High p90: 8.0 min") && chart.contains("1.5 h"));
+    assert!(chart.contains("&lt;i&gt;Low&lt;/i&gt;") && !html.contains("<i>Low"));
+    // Escalations per day, the empty day filled in: 1, 0, 2.
+    let chart = svg(&html, "case-escalations");
+    assert_eq!(chart.matches("<rect").count(), 3, "{chart}");
+    for bar in [
+        "2026-01-01: 1</title>",
+        "2026-01-02: 0</title>",
+        "2026-01-03: 2</title>",
+    ] {
+        assert!(chart.contains(bar), "missing {bar} in {chart}");
+    }
+    // Time in each tier: L1 (two cases left it) and L2 (one closed there), p50 and p90 each.
+    let chart = svg(&html, "case-tier-time");
+    assert_eq!(chart.matches("<rect").count(), 4, "{chart}");
+    assert!(chart.contains("26.0 h"));
+    assert!(html.contains("per day, UTC; 1 re-escalation(s), 1 case(s) escalated more than once"));
+    assert!(!html.contains("<script") && !html.contains("http:") && !html.contains("https:"));
+    // The lead charts are still there.
+    for chart in ["speed-to-lead", "sla-breaches", "load-per-rep"] {
+        svg(&html, chart);
+    }
 }

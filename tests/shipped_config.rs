@@ -345,3 +345,53 @@ fn the_salesforce_example_loads_and_builds_its_connectors_from_credential_files(
     swapped.sort();
     assert_eq!(named, swapped);
 }
+
+#[test]
+fn a_cases_section_loads_with_the_shipped_case_mappings_and_the_example_support_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo("systemd/handoff-salesforce.yaml")).unwrap();
+    let base = base
+        .lines()
+        .map(|l| {
+            if l.starts_with("mappings_dir:") {
+                format!("mappings_dir: {}\n", repo("mappings").display())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>();
+    let section = |age: &str| {
+        format!(
+            "cases:\n  mapping: salesforce-case-to-case\n  update_mapping: case-to-salesforce-case\n  rules: {}\n  accepted_status: accepted\n  escalate_when:\n    statuses: [Escalated]\n    flag: escalated\n    reopen_count: 2\n    age: {{ Critical: {age} }}\n",
+            repo("examples/support-routing.yaml").display()
+        )
+    };
+    let path = dir.path().join("handoff.yaml");
+    std::fs::write(&path, format!("{base}{}", section("2h"))).unwrap();
+    let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let cases = loaded.config.cases.as_ref().unwrap();
+    assert_eq!(cases.max_l1_age_ms("critical"), Some(2 * 3_600_000));
+    assert!(cases.is_bot_origin("social media"));
+    let rules = loaded.case_rules().expect("the case rules are compiled");
+    assert_eq!(rules.name(), "support-routing");
+    assert!(loaded.fields_by_object()["Case"].contains(&"IsEscalated".to_string()));
+
+    // A bad age names the file, line and field.
+    std::fs::write(&path, format!("{base}{}", section("soon"))).unwrap();
+    let err = config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("handoff.yaml:") && err.contains("cases.escalate_when.age.Critical"),
+        "{err}"
+    );
+    // A mapping of the wrong CRM is refused.
+    std::fs::write(
+        &path,
+        format!("{base}{}", section("2h")).replace(
+            "update_mapping: case-to-salesforce-case",
+            "update_mapping: onboarding-to-hubspot-ticket",
+        ),
+    )
+    .unwrap();
+    let err = config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("cases.update_mapping"), "{err}");
+}

@@ -9,12 +9,14 @@
 //!
 //! The keys are in `schema.rs`, secret references in `secret.rs`; this module loads and checks.
 
+pub mod cases;
 mod connectors;
 pub mod marketing;
 pub mod ownership;
 pub mod routing_inputs;
 mod schema;
 mod smtp;
+pub mod version;
 
 pub use connectors::{lead_record, CrmSection, FieldsByObject, PmSection, CRM_TYPES, PM_TYPES};
 pub use handoff_connector::SecretRef;
@@ -88,6 +90,8 @@ pub struct Loaded {
     pub mappings: Vec<crate::mapping::Mapping>,
     /// The compiled `lead_handoff.rules`, when configured.
     pub rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
+    /// The compiled `cases.rules`, when `cases:` is configured.
+    pub case_rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
     /// [`Loaded::fields_by_object`], worked out once: the worker asks for it on every change.
     fields: FieldsByObject,
 }
@@ -106,8 +110,23 @@ impl Loaded {
             config,
             mappings,
             rules,
+            case_rules: None,
             fields,
         }
+    }
+
+    /// The same, with the compiled `cases.rules`.
+    pub fn with_case_rules(
+        mut self,
+        case_rules: Option<std::sync::Arc<crate::routing::RuleSet>>,
+    ) -> Self {
+        self.case_rules = case_rules;
+        self
+    }
+
+    /// The routing rules for cases (`cases.rules`), when `cases:` is configured.
+    pub fn case_rules(&self) -> Option<&crate::routing::RuleSet> {
+        self.case_rules.as_deref()
     }
 
     /// The routing rules of `lead_handoff.rules`, when configured (compiled at [`load`]).
@@ -173,7 +192,17 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             .map_err(|e| routing_error(path, rules, e))?;
         rule_set = Some(std::sync::Arc::new(set));
     }
-    Ok(Loaded::new(path.to_path_buf(), config, mappings, rule_set))
+    let mut case_rules = None;
+    if let Some(cases) = &mut config.cases {
+        if cases.rules.value.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            cases.rules.value = base.join(&cases.rules.value);
+        }
+        let set = crate::routing::RuleSet::load(&cases.rules.value)
+            .map_err(|e| routing_error_at(path, &cases.rules, "cases.rules", e))?;
+        case_rules = Some(std::sync::Arc::new(set));
+    }
+    Ok(Loaded::new(path.to_path_buf(), config, mappings, rule_set).with_case_rules(case_rules))
 }
 
 /// The fields the inbound mappings the config names read, by source object.
@@ -187,6 +216,9 @@ fn read_fields(c: &Config, mappings: &[crate::mapping::Mapping]) -> FieldsByObje
     if let Some(m) = &c.marketing {
         names.push(&m.lead_mapping);
         names.push(&m.sales_lead_mapping);
+    }
+    if let Some(cases) = &c.cases {
+        names.push(&cases.mapping);
     }
     let mut out = FieldsByObject::new();
     for name in names {
@@ -334,13 +366,23 @@ fn routing_error(
     at: &Spanned<PathBuf>,
     err: crate::routing::RoutingError,
 ) -> ConfigError {
+    routing_error_at(path, at, "lead_handoff.rules", err)
+}
+
+/// [`routing_error`] for the rules file named by config key `key`.
+fn routing_error_at(
+    path: &Path,
+    at: &Spanned<PathBuf>,
+    key: &str,
+    err: crate::routing::RoutingError,
+) -> ConfigError {
     match err.position() {
         Some(pos) => ConfigError::Invalid {
             path: PathBuf::from(&pos.origin),
             line: pos.line,
             column: pos.column,
             field: if pos.path.is_empty() {
-                "lead_handoff.rules".to_string()
+                key.to_string()
             } else {
                 pos.path.clone()
             },
@@ -350,7 +392,7 @@ fn routing_error(
                 other => other.to_string(),
             },
         },
-        None => invalid(path, at, "lead_handoff.rules", err.to_string()),
+        None => invalid(path, at, key, err.to_string()),
     }
 }
 
@@ -403,6 +445,9 @@ fn check(c: &Config, path: &Path) -> Result<(), ConfigError> {
     if let Some(marketing) = &c.marketing {
         marketing.check(&c.crm, path)?;
     }
+    if let Some(cases) = &c.cases {
+        cases.check(path)?;
+    }
     if !c.admin_listen.ip().is_loopback() {
         return Err(ConfigError::Section {
             path: path.to_path_buf(),
@@ -451,6 +496,10 @@ fn check_mappings(
             marketing,
         ));
         names.push(("marketing.update_mapping", &m.update_mapping, marketing));
+    }
+    if let Some(cases) = &c.cases {
+        names.push(("cases.mapping", &cases.mapping, sales));
+        names.push(("cases.update_mapping", &cases.update_mapping, sales));
     }
     for (field, name, (crm_field, system)) in names {
         if let Some(m) = mappings.iter().find(|m| m.name() == name.value) {

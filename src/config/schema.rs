@@ -22,6 +22,9 @@ pub struct Config {
     pub public_url: url::Url,
     /// Directory of the sled database (systemd `StateDirectory=`).
     pub state_dir: PathBuf,
+    /// The state store's tuning.
+    #[serde(default)]
+    pub state: StateConfig,
     /// Directory of the mapping files, relative to this file's folder.
     #[serde(default = "default_mappings_dir")]
     pub mappings_dir: PathBuf,
@@ -47,9 +50,35 @@ pub struct Config {
     /// A marketing CRM in front of `crm` (HubSpot before Salesforce); see `marketing.rs`.
     #[serde(default)]
     pub marketing: Option<super::marketing::MarketingConfig>,
+    /// Support's case handoffs (bot → agent, L1 → L2); see `cases.rs`. Without it, cases
+    /// are not routed.
+    #[serde(default)]
+    pub cases: Option<super::cases::CasesConfig>,
     /// Outgoing email (after-hours acknowledgements); see `smtp.rs`.
     #[serde(default)]
     pub smtp: Option<super::SmtpConfig>,
+}
+
+/// `state:` — the state store (sled) in `state_dir`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// sled's page cache, MiB (default 16). sled's own default is 1 GiB, which a backlog of a
+    /// million events fills; what does not fit is read from disk (the OS page cache).
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            cache_mb: default_cache_mb(),
+        }
+    }
+}
+
+fn default_cache_mb() -> u64 {
+    16
 }
 
 fn default_listen() -> SocketAddr {

@@ -15,13 +15,17 @@
 //! | CRM activity (call, email) on a lead    | [`first_touch`] |
 //! | CRM deal reaching closed-won            | [`closed_won`]: case, project, CSM DM      |
 //! | CRM account                             | [`accounts`] index update                          |
+//! | CRM case (with `cases:`)                | [`cases`]: bot → agent offer, L1 → L2 escalation with a handoff note, first response |
+//! | Slack `block_actions` "Accept" (case)   | [`cases::accept`]: owner write, first response, message edit |
 //! | Slack `block_actions` "Claim lead"      | [`claim`]: CRM status, message edit, first touch   |
 //! | Slack `block_actions` "Reject" menu     | [`reject`]: CRM disposition, message edit, recycle |
 //! | fired timer `sla_*`                     | [`sla`]: reminder, escalation, reassignment, recycle |
+//! | fired timer `case_*`                    | [`cases::sla`]: first-response reminder, breach, reassignment; L1 age escalation |
 //! | fired timer `lead_deferred`             | [`deferred`]: the lead flow again, lead read fresh |
 
 pub mod accounts;
 pub mod after_hours;
+pub mod cases;
 pub mod claim;
 pub mod closed_won;
 pub mod contact_change;
@@ -155,10 +159,16 @@ impl Flows {
                 }
                 Some(ObjectKind::Account) => Ok(accounts::index_update(self, record)),
                 Some(ObjectKind::Activity) => first_touch::from_activity(self, env, record),
+                Some(ObjectKind::Case) => cases::decide(self, env, change, record).await,
                 _ => Ok(Completion::default()),
             };
         }
         match (change.source.as_str(), change.object_type.as_str()) {
+            ("slack", claim::OBJECT_TYPE)
+                if record.prop("action_id").as_deref() == Some(cases::message::ACCEPT_ACTION) =>
+            {
+                cases::accept::decide(self, env, record)
+            }
             ("slack", claim::OBJECT_TYPE)
                 if record.prop("action_id").as_deref() == Some(reject::ACTION_ID) =>
             {
@@ -169,6 +179,9 @@ impl Flows {
                 match crate::state::Timer::from_change(change) {
                     Some(timer) if sla::is_sla_kind(&timer.kind) => {
                         sla::on_timer(self, env, timer).await
+                    }
+                    Some(timer) if cases::sla::is_case_kind(&timer.kind) => {
+                        cases::sla::on_timer(self, env, timer).await
                     }
                     _ => deferred::on_timer(self, env, change).await,
                 }

@@ -104,6 +104,16 @@ impl LeadUpdate {
     }
 }
 
+/// What handoff changes about a support case (`cases.update_mapping` maps it): `owner_id`
+/// (the agent), `status` (`accepted` on Accept, `escalated` when it goes to L2).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CaseUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
 /// The onboarding case handoff opens for a won deal (see the module docs).
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseDraft {
@@ -137,6 +147,28 @@ impl Flows {
     /// The fields of the onboarding case `draft` (the case mapping's output).
     pub(crate) fn case_fields(&self, draft: &CaseDraft) -> Result<Fields, FlowError> {
         self.outbound(&self.loaded.config.closed_won.case_mapping.value, draft)
+    }
+
+    /// The action that writes `update` to the support case `record`: the fields of
+    /// `cases.update_mapping`.
+    ///
+    /// Errors: as [`Flows::lead_write`]; [`FlowError::Config`] without a `cases` section.
+    pub(crate) fn case_write(
+        &self,
+        record: &RecordKey,
+        update: &CaseUpdate,
+    ) -> Result<Action, FlowError> {
+        let cases = self
+            .loaded
+            .config
+            .cases
+            .as_ref()
+            .ok_or_else(|| FlowError::Config("a case write without a cases section".into()))?;
+        let fields = self.outbound(&cases.update_mapping.value, update)?;
+        Ok(Action::CrmUpdate {
+            record: record.clone(),
+            fields,
+        })
     }
 
     /// The action that writes `update` to the marketing CRM's contact `record`: the fields of

@@ -62,6 +62,10 @@ pub enum Action {
         system: String,
         fields: serde_json::Map<String, serde_json::Value>,
     },
+    /// Add the internal note `body` to the case `case` once, found again by the step's
+    /// idempotency key after a crash ([`handoff_connector::Crm::add_case_note`]: a Salesforce
+    /// `CaseComment`, a note on a HubSpot ticket). Result: `note_id`.
+    CrmCaseNote { case: RecordKey, body: String },
     /// Create the project `name` from the PM tool's template named `template`, once (looked up
     /// by `name` when a previous attempt's outcome is unknown). Result: `project_id`,
     /// `project_url`.
@@ -121,6 +125,7 @@ impl Action {
             | Action::CrmLink { .. }
             | Action::CrmUpsertCase { .. }
             | Action::CrmUpsertLead { .. }
+            | Action::CrmCaseNote { .. }
             | Action::UpdateCrmRecord { .. }
             | Action::AssociateCrm { .. }
             | Action::UpsertTicket { .. } => Target::Crm,

@@ -180,6 +180,13 @@ impl VendorEffects {
                 let lead = self.crm_of(system).upsert_lead(key, fields).await?;
                 Ok(json!({ "lead_id": lead.id, "lead_key": lead.to_string() }))
             }
+            Action::CrmCaseNote { case, body } => {
+                let id = self
+                    .crm_of(&case.system)
+                    .add_case_note(key, case, body)
+                    .await?;
+                Ok(json!({ "note_id": id }))
+            }
             Action::UpsertTicket {
                 properties,
                 associate,
@@ -259,6 +266,7 @@ impl Effects for VendorEffects {
                 Action::CrmUpdate { record, .. } => self.crm_of(&record.system).system(),
                 Action::CrmLink { from, .. } => self.crm_of(&from.system).system(),
                 Action::CrmUpsertLead { system, .. } => self.crm_of(system).system(),
+                Action::CrmCaseNote { case, .. } => self.crm_of(&case.system).system(),
                 _ => self.crm.system(),
             },
             super::Target::Pm => self.pm.system(),

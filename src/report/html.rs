@@ -1,10 +1,12 @@
 //! The report as one static, self-contained HTML page (`handoff report --html report.html`):
 //! headline numbers, a table per team, and three inline SVG charts (speed-to-lead
-//! distribution, SLA breaches over time, load per rep). No JavaScript, no external assets;
-//! every string that comes from data (team names, emails, reason codes) is escaped.
+//! distribution, SLA breaches over time, load per rep); with case entries, a support case
+//! section with three more (first response p50/p90 by priority, escalations to L2 per day, time
+//! in each tier). No JavaScript, no external assets; every string that comes from data (team
+//! names, emails, reason codes, priorities) is escaped.
 
-use super::figures::{HourCount, Report};
-use super::{minutes, percent, utc};
+use super::figures::{CaseFigures, DayCount, HourCount, Report, DAY_MS};
+use super::{duration, minutes, percent, utc};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -133,8 +135,224 @@ pub fn render(r: &Report) -> String {
         }
         h.push_str("</table>\n");
     }
+    if let Some(c) = &r.cases {
+        h.push_str(&render_cases(c));
+    }
     h.push_str("<p class=\"muted\">Definitions: docs/report.md. Speed to lead counts from the lead becoming sales-ready to its first touch; percentiles are nearest-rank.</p>\n</body></html>\n");
     h
+}
+
+/// The support case section: tiles, first responses by priority and tier (table and chart),
+/// escalations per day, time in each tier, counts.
+fn render_cases(c: &CaseFigures) -> String {
+    let mut h = String::from("<h2>Support cases</h2>\n<div class=\"tiles\">");
+    let f = &c.first_response;
+    let n = &c.counts;
+    let tiles = [
+        (duration(f.p50_ms), "first response, median"),
+        (duration(f.p90_ms), "first response, 90th percentile"),
+        (percent(f.within_sla_ratio), "first responses within SLA"),
+        (n.escalations.to_string(), "escalations to L2"),
+        (
+            c.re_escalations.cases.to_string(),
+            "cases escalated more than once",
+        ),
+        (duration(c.l1_time.p50_ms), "time in L1, median"),
+    ];
+    for (value, label) in tiles {
+        let _ = write!(
+            h,
+            "<div class=\"tile\"><b>{}</b><span>{}</span></div>",
+            escape(&value),
+            label
+        );
+    }
+    h.push_str("</div>\n<h3>First response</h3>\n<table><tr><th>Priority / tier</th><th>Responses</th><th>p50</th><th>p90</th><th>Within SLA</th><th>Within / with a policy</th></tr>\n");
+    let rows = (c.first_response_by_priority.iter())
+        .chain(&c.first_response_by_tier)
+        .chain(std::iter::once(f));
+    for row in rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
+            escape(&row.key),
+            row.count,
+            duration(row.p50_ms),
+            duration(row.p90_ms),
+            percent(row.within_sla_ratio),
+            row.within_sla,
+            row.with_policy
+        );
+    }
+    h.push_str("</table>\n<h3>First response by priority (p50, p90)</h3>\n");
+    if c.first_response_by_priority.is_empty() {
+        h.push_str("<p id=\"case-first-response\" class=\"muted\">No first responses.</p>\n");
+    } else {
+        let groups: Vec<(String, Vec<Option<i64>>)> = c
+            .first_response_by_priority
+            .iter()
+            .map(|p| (p.key.clone(), vec![p.p50_ms, p.p90_ms]))
+            .collect();
+        h.push_str(&duration_chart(
+            "case-first-response",
+            &["p50", "p90"],
+            &groups,
+        ));
+    }
+    h.push_str("<h3>Escalations to L2</h3>\n");
+    let (unit, days) = escalation_series(&c.escalations_per_day);
+    if days.is_empty() {
+        h.push_str("<p id=\"case-escalations\" class=\"muted\">No escalations.</p>\n");
+    } else {
+        let _ = writeln!(
+            h,
+            "<p class=\"muted\">per {unit}, UTC; {} re-escalation(s), {} case(s) escalated more than once</p>",
+            c.re_escalations.escalations, c.re_escalations.cases
+        );
+        h.push_str(&column_chart("case-escalations", &days));
+    }
+    h.push_str("<h3>Time in each tier (p50, p90)</h3>\n");
+    if c.l1_time.count + c.l2_time.count == 0 {
+        h.push_str("<p id=\"case-tier-time\" class=\"muted\">No case left L1 or closed yet.</p>\n");
+    } else {
+        let groups = [("L1", &c.l1_time), ("L2", &c.l2_time)].map(|(tier, t)| {
+            (
+                format!("{tier} ({} cases)", t.count),
+                vec![t.p50_ms, t.p90_ms],
+            )
+        });
+        h.push_str(&duration_chart("case-tier-time", &["p50", "p90"], &groups));
+    }
+    h.push_str("<h3>Case counts</h3>\n<table><tr><th>Event</th><th>Count</th></tr>\n");
+    let counts = [
+        ("opened", n.opened),
+        ("opened from a bot", n.opened_bot),
+        ("opened otherwise", n.opened_other),
+        ("offered to L1", n.offered),
+        ("accepted", n.accepted),
+        ("first responses", n.first_responses),
+        ("escalations to L2", n.escalations),
+        ("cases escalated", n.escalated_cases),
+        ("re-escalations", c.re_escalations.escalations),
+        ("closed", n.closed),
+        ("closed in L1", n.closed_l1),
+        ("closed in L2", n.closed_l2),
+        ("SLA breaches", n.sla_breaches),
+        ("reassignments", n.reassignments),
+        ("fallbacks", n.fallbacks),
+    ];
+    for (label, count) in counts {
+        let _ = writeln!(h, "<tr><td>{label}</td><td>{count}</td></tr>");
+    }
+    h.push_str("</table>\n");
+    h
+}
+
+/// Escalations per day with empty days filled in, or per week (from Monday, UTC) when the
+/// escalations span more than 92 days. Returns the unit (`day` / `week`) and the labelled bars.
+fn escalation_series(days: &[DayCount]) -> (&'static str, Vec<(String, u64)>) {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return ("day", Vec::new());
+    };
+    let weekly = (last.day_ms - first.day_ms) / DAY_MS + 1 > 92;
+    // 1970-01-05 was a Monday.
+    let (step, offset) = if weekly {
+        (7 * DAY_MS, 4 * DAY_MS)
+    } else {
+        (DAY_MS, 0)
+    };
+    let bucket = |ms: i64| (ms - offset).div_euclid(step) * step + offset;
+    let mut buckets: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut t = bucket(first.day_ms);
+    while t <= last.day_ms {
+        buckets.insert(t, 0);
+        t += step;
+    }
+    for d in days {
+        *buckets.entry(bucket(d.day_ms)).or_default() += d.count;
+    }
+    let unit = if weekly { "week" } else { "day" };
+    (
+        unit,
+        buckets
+            .into_iter()
+            .map(|(t, n)| (super::utc_day(t), n))
+            .collect(),
+    )
+}
+
+/// Grouped vertical bars of durations: one group per label, one bar per series (a missing
+/// value draws no bar), each bar topped by its duration; a legend names the series.
+fn duration_chart(id: &str, series: &[&str], groups: &[(String, Vec<Option<i64>>)]) -> String {
+    const COLORS: [&str; 3] = ["#4878a8", "#d08a3c", "#6a9a5b"];
+    let max = groups
+        .iter()
+        .flat_map(|g| g.1.iter().flatten())
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let n = groups.len().max(1);
+    let k = series.len().max(1);
+    let (width, top, plot_h) = (720usize, 34usize, 160usize);
+    let base = top + plot_h;
+    let slot = width / n;
+    let bar_w = (slot * 7 / 10 / k).clamp(2, 60);
+    let mut s = format!(
+        "<svg id=\"{id}\" role=\"img\" width=\"{width}\" height=\"{}\" viewBox=\"0 0 {width} {}\">\n",
+        base + 25,
+        base + 25
+    );
+    for (j, name) in series.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"12\" style=\"fill:{}\">■ {}</text>",
+            j * 70 + 4,
+            COLORS[j % COLORS.len()],
+            escape(name)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<line x1=\"0\" y1=\"{base}\" x2=\"{width}\" y2=\"{base}\" stroke=\"#999\"/>"
+    );
+    for (i, (label, values)) in groups.iter().enumerate() {
+        let left = i * slot + (slot - bar_w * k) / 2;
+        for (j, value) in values.iter().enumerate().take(k) {
+            let Some(ms) = value else { continue };
+            let h = ((*ms).max(0) as usize * plot_h) / max as usize;
+            let x = left + j * bar_w;
+            let y = base - h;
+            let text = duration(Some(*ms));
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{h}\" fill=\"{}\"><title>{} {}: {}</title></rect>",
+                bar_w.saturating_sub(2).max(1),
+                COLORS[j % COLORS.len()],
+                escape(label),
+                escape(series[j]),
+                escape(&text)
+            );
+            if n * k <= 24 {
+                let _ = writeln!(
+                    s,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                    x + bar_w / 2,
+                    y - 3,
+                    escape(&text)
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            i * slot + slot / 2,
+            base + 17,
+            escape(label)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
 }
 
 /// Breaches per hour with empty hours filled in, or per day (UTC) when the span exceeds three

@@ -1,5 +1,6 @@
 //! `handoff report`: speed-to-lead, SLA met %, acceptance and rejection, handoff completeness,
-//! recycle rate and load per rep, from the audit trail and the leads of record.
+//! recycle rate and load per rep, from the audit trail and the leads of record; and, when the
+//! support case flow runs, the case view (first response, escalations to L2, time per tier).
 //!
 //! - [`model`]: the [`Report`] shape (JSON of `GET /admin/report`);
 //! - [`figures`]: its pure computation from audit entries and leads of record;
@@ -58,6 +59,15 @@ pub fn minutes(ms: Option<i64>) -> String {
     }
 }
 
+/// A duration for people: minutes with one decimal under an hour (`4.5 min`), hours with one
+/// decimal from an hour on (`2.5 h`), or `–` when there is no figure.
+pub fn duration(ms: Option<i64>) -> String {
+    match ms {
+        Some(ms) if ms.abs() >= 3_600_000 => format!("{:.1} h", ms as f64 / 3_600_000.0),
+        other => minutes(other),
+    }
+}
+
 /// A ratio as a percentage with one decimal (`87.5%`), or `–`.
 pub fn percent(r: Option<f64>) -> String {
     match r {
@@ -67,7 +77,7 @@ pub fn percent(r: Option<f64>) -> String {
 }
 
 /// The report as text for a terminal: headline figures, one line per team, rejections and
-/// recycles by reason, load per rep.
+/// recycles by reason, load per rep, and a "Cases" block when there are case entries.
 pub fn render_text(r: &Report) -> String {
     let mut out = String::new();
     let window = match r.since_ms {
@@ -159,5 +169,86 @@ pub fn render_text(r: &Report) -> String {
             rep.team.as_deref().unwrap_or("")
         ));
     }
+    if let Some(c) = &r.cases {
+        out.push_str(&render_cases_text(c));
+    }
     out
+}
+
+/// The "Cases" block of [`render_text`].
+fn render_cases_text(c: &figures::CaseFigures) -> String {
+    let n = &c.counts;
+    let f = &c.first_response;
+    let mut out = String::from("\nCases:\n");
+    out.push_str(&format!(
+        "  opened:         {} ({} bot, {} other); {} offered, {} accepted, {} closed ({} in L1, {} in L2)\n",
+        n.opened, n.opened_bot, n.opened_other, n.offered, n.accepted, n.closed, n.closed_l1, n.closed_l2
+    ));
+    out.push_str(&format!(
+        "  first response: p50 {} / p90 {}, {} responses, {} within SLA ({} of {} with a policy)\n",
+        duration(f.p50_ms),
+        duration(f.p90_ms),
+        f.count,
+        percent(f.within_sla_ratio),
+        f.within_sla,
+        f.with_policy
+    ));
+    let re = &c.re_escalations;
+    out.push_str(&format!(
+        "  escalations:    {} to L2 in {} case(s); {} re-escalation(s), {} case(s) escalated more than once\n",
+        n.escalations, n.escalated_cases, re.escalations, re.cases
+    ));
+    for (tier, t) in [("L1", &c.l1_time), ("L2", &c.l2_time)] {
+        out.push_str(&format!(
+            "  time in {tier}:     p50 {} / p90 {} ({} case(s))\n",
+            duration(t.p50_ms),
+            duration(t.p90_ms),
+            t.count
+        ));
+    }
+    out.push_str(&format!(
+        "  SLA, routing:   {} breaches, {} reassignments, {} fallbacks\n",
+        n.sla_breaches, n.reassignments, n.fallbacks
+    ));
+    if f.count > 0 {
+        out.push_str(&format!(
+            "  {:<20} {:>9} {:>10} {:>10} {:>10}\n",
+            "first response", "responses", "p50", "p90", "in SLA"
+        ));
+        let rows = (c.first_response_by_priority.iter().map(|r| ("priority", r)))
+            .chain(c.first_response_by_tier.iter().map(|r| ("tier", r)));
+        for (what, row) in rows {
+            out.push_str(&format!(
+                "  {:<20} {:>9} {:>10} {:>10} {:>10}\n",
+                format!("{what} {}", row.key),
+                row.count,
+                duration(row.p50_ms),
+                duration(row.p90_ms),
+                percent(row.within_sla_ratio)
+            ));
+        }
+    }
+    if !c.escalations_per_day.is_empty() {
+        out.push_str("  escalations per UTC day:\n");
+        for day in &c.escalations_per_day {
+            out.push_str(&format!(
+                "    {} {:>4}{}\n",
+                utc_day(day.day_ms),
+                day.count,
+                if day.re_escalations > 0 {
+                    format!(" ({} re-escalations)", day.re_escalations)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// A UTC day (`2026-03-02`), or the raw ms when out of range.
+pub fn utc_day(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| ms.to_string())
 }

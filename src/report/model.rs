@@ -26,6 +26,10 @@ pub struct Report {
     pub breaches_per_hour: Vec<HourCount>,
     /// First touches by calendar speed-to-lead: 0–1, 1–5, 5–15, 15–60, 60–240, 240+ minutes.
     pub speed_histogram: Vec<HistogramBucket>,
+    /// The support case view, from the case flow's `case_*` entries; `None` (and absent from
+    /// the JSON) when the window holds no case entry, as in a lead-only deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<CaseFigures>,
 }
 
 /// Speed-to-lead and SLA figures of one team (or `all`).
@@ -128,4 +132,108 @@ pub struct HistogramBucket {
     /// Upper bound, minutes (exclusive); `None` for the last bucket.
     pub to_min: Option<i64>,
     pub count: u64,
+}
+
+/// The support case view: first responses, escalations to L2, time in each tier, counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaseFigures {
+    pub counts: CaseCounts,
+    /// Every first response together (`key` = `all`).
+    pub first_response: FirstResponse,
+    /// One row per case priority (`key` = the priority, `(none)` when the case had none):
+    /// Critical, Urgent, High, Medium, Normal, Low first, then others by name.
+    pub first_response_by_priority: Vec<FirstResponse>,
+    /// One row per support tier holding the case at its first response (`L1`, `L2`).
+    pub first_response_by_tier: Vec<FirstResponse>,
+    /// `case_escalated` entries per UTC day, oldest first; days without one are left out.
+    pub escalations_per_day: Vec<DayCount>,
+    /// Time in L1, one value per case: from handoff first seeing it to its first escalation
+    /// (or to its closing, for a case closed in L1).
+    pub l1_time: TierTime,
+    /// Time in L2, one value per case closed in L2: from its first escalation to its closing.
+    pub l2_time: TierTime,
+    pub re_escalations: ReEscalations,
+}
+
+/// First-response figures of one priority, one tier, or all (`case_first_response` entries:
+/// one per assignment that got its first response).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirstResponse {
+    /// The priority, the tier (`L1`, `L2`) or `all`.
+    pub key: String,
+    /// First responses.
+    pub count: u64,
+    /// From the assignment to the first response (`case_first_response.waited_ms`), ms.
+    pub p50_ms: Option<i64>,
+    pub p90_ms: Option<i64>,
+    /// First responses of assignments with an SLA policy.
+    pub with_policy: u64,
+    /// Of those, first responses at or before the due time (`within_sla`).
+    pub within_sla: u64,
+    /// `within_sla / with_policy`; `None` when no first response had a policy.
+    pub within_sla_ratio: Option<f64>,
+}
+
+/// Durations of a tier: how many values, and their p50/p90 (ms).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierTime {
+    /// Cases counted.
+    pub count: u64,
+    pub p50_ms: Option<i64>,
+    pub p90_ms: Option<i64>,
+}
+
+/// Escalations to L2 in one UTC day.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// The day's start, UTC ms (a multiple of 86,400,000).
+    pub day_ms: i64,
+    /// `case_escalated` entries.
+    pub count: u64,
+    /// Of those, re-escalations (`escalation >= 2`: the case was in L2 already).
+    pub re_escalations: u64,
+}
+
+/// Cases that went to L2 more than once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReEscalations {
+    /// Distinct cases with a `case_escalated` entry whose `escalation` is 2 or more.
+    pub cases: u64,
+    /// `case_escalated` entries whose `escalation` is 2 or more.
+    pub escalations: u64,
+}
+
+/// Counts of case events in the window (entries, except where said).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseCounts {
+    /// `case_opened` entries (cases handoff saw for the first time).
+    pub opened: u64,
+    /// Of those, bot (or chat) conversations handed to a person (`bot: true`).
+    pub opened_bot: u64,
+    /// Of those, other cases (`bot: false`).
+    pub opened_other: u64,
+    /// `case_offered` entries: offers to an L1 agent, first offers and re-offers after a
+    /// missed first response.
+    pub offered: u64,
+    /// `case_accepted` entries (Accept clicks).
+    pub accepted: u64,
+    /// `case_first_response` entries.
+    pub first_responses: u64,
+    /// `case_escalated` entries (escalations to L2, re-escalations included).
+    pub escalations: u64,
+    /// Distinct cases with a `case_escalated` entry.
+    pub escalated_cases: u64,
+    /// `case_closed` entries.
+    pub closed: u64,
+    /// Of those, closed while in L1 / in L2 (`tier`).
+    pub closed_l1: u64,
+    pub closed_l2: u64,
+    /// `case_sla_breached` entries (first response overdue).
+    pub sla_breaches: u64,
+    /// Reassignments for a missed first response: `case_reassigned` entries (L2) and
+    /// `case_offered` entries of a later assignment (`assignment >= 2`: L1 re-offers).
+    pub reassignments: u64,
+    /// Routing decisions (`case_offered`, `case_escalated`, `case_reassigned`) that went to
+    /// the fallback owner (their `reason` is set).
+    pub fallbacks: u64,
 }

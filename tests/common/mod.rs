@@ -575,6 +575,30 @@ closed_won:
         std::fs::write(&self.config_path, with_rules).unwrap();
     }
 
+    /// Turns the case flow on (Salesforce only): `rules` is written as `support.yaml` beside
+    /// the config and named in a `cases:` section with the shipped Case mappings and
+    /// `cases_extra` (indented YAML lines of `cases`); Cases join the polled objects. Call it
+    /// before the daemon starts.
+    pub fn use_cases(&self, rules: &str, cases_extra: &str) {
+        assert_eq!(
+            self.crm,
+            CrmKind::Salesforce,
+            "cases run on Salesforce here"
+        );
+        std::fs::write(self.dir.path().join("support.yaml"), rules).unwrap();
+        let config = std::fs::read_to_string(&self.config_path).unwrap();
+        let polled = config.replacen(
+            "objects: [Account, Lead, Opportunity, Task]",
+            "objects: [Account, Lead, Opportunity, Task, Case]",
+            1,
+        );
+        assert_ne!(config, polled, "the test config polls Salesforce objects");
+        let with_cases = format!(
+            "{polled}cases:\n  mapping: salesforce-case-to-case\n  update_mapping: case-to-salesforce-case\n  rules: support.yaml\n{cases_extra}"
+        );
+        std::fs::write(&self.config_path, with_cases).unwrap();
+    }
+
     /// Starts the daemon in this process on the pre-bound listeners and waits for `/readyz`.
     pub async fn start_in_process(&mut self) {
         if let Err(e) = self.try_start_in_process().await {
@@ -681,6 +705,11 @@ closed_won:
             c.kill().expect("SIGKILL the daemon");
             c.wait().expect("reap the daemon");
         }
+    }
+
+    /// The child daemon's process id, while one runs.
+    pub fn child_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// The child daemon's log so far (for failure messages).

@@ -301,16 +301,7 @@ pub trait Crm: Send + Sync {
     fn case_comments<'a>(
         &'a self,
         case: &'a RecordKey,
-    ) -> BoxFuture<'a, Result<Vec<CaseComment>, ConnectorError>> {
-        // TODO(case-seam): connectors implement this; the default goes when they do.
-        let _ = case;
-        Box::pin(async {
-            Err(ConnectorError::Config {
-                vendor: "crm",
-                reason: "case comments are not implemented for this CRM yet".into(),
-            })
-        })
-    }
+    ) -> BoxFuture<'a, Result<Vec<CaseComment>, ConnectorError>>;
 
     /// Adds the internal note `body` to `case` once (Salesforce a `CaseComment` with
     /// `IsPublished` false; HubSpot a note associated with the ticket). The note ends with
@@ -324,14 +315,5 @@ pub trait Crm: Send + Sync {
         key: &'a IdempotencyKey,
         case: &'a RecordKey,
         body: &'a str,
-    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
-        // TODO(case-seam): connectors implement this; the default goes when they do.
-        let _ = (key, case, body);
-        Box::pin(async {
-            Err(ConnectorError::Config {
-                vendor: "crm",
-                reason: "case notes are not implemented for this CRM yet".into(),
-            })
-        })
-    }
+    ) -> BoxFuture<'a, Result<String, ConnectorError>>;
 }

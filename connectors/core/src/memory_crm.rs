@@ -11,8 +11,8 @@
 //! a record whose id is the key (a second call with the key updates it) and records the write.
 
 use crate::{
-    note_marker, CaseComment, CaseRef, ConnectorError, Conversation, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
-    Owner, PersonRecord, Record, RecordKey,
+    note_marker, CaseComment, CaseRef, ConnectorError, Conversation, Crm, EmailQuery, FieldChange,
+    Fields, IdempotencyKey, ObjectKind, Owner, PersonRecord, Record, RecordKey,
 };
 use futures::future::BoxFuture;
 use std::collections::HashMap;

@@ -62,7 +62,9 @@ pub struct OwnerTeam {
 /// The HubSpot CRM client. Cheap to clone; clones share both rate limiters.
 #[derive(Clone)]
 pub struct HubSpotClient {
-    api: VendorClient,
+    /// Ordinary calls (the ten-second bucket); the crate's case notes ([`crate::crm::notes`])
+    /// call through it too.
+    pub(crate) api: VendorClient,
     search: VendorClient,
 }
 

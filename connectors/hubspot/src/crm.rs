@@ -21,6 +21,14 @@
 //! primary account on the result, so `account` is `None`. `upsert_lead` is refused with
 //! [`ConnectorError::Config`]: HubSpot is not a target for leads handed over from another CRM
 //! in this release.
+//!
+//! Support cases (tickets): `case_conversation` keeps the trait's default and answers `None`:
+//! HubSpot has no chat transcript among its CRM objects (its conversations inbox is not a CRM
+//! object handoff reads; a ticket's `source_type` tells a chat through the mapping instead).
+//! `case_comments` are the notes associated with the ticket, and `add_case_note` writes a note
+//! associated with it once ([`notes`]).
+
+pub mod notes;
 
 use crate::client::{HubSpotClient, IDEMPOTENCY_PROPERTY, VENDOR};
 use crate::objects::ObjectType;
@@ -28,8 +36,8 @@ use crate::search::{Filter, FilterGroup, Operator, SearchRequest, Sort};
 use crate::time::parse_ms;
 use futures::future::BoxFuture;
 use handoff_connector::{
-    CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
-    Owner, PersonRecord, Record, RecordKey,
+    CaseComment, CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey,
+    ObjectKind, Owner, PersonRecord, Record, RecordKey,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -92,6 +100,17 @@ impl HubSpotCrm {
                 reason: format!("{record}: {e}"),
             })
     }
+
+    /// Checks that `case` is a HubSpot ticket (the only object with case notes here).
+    fn ticket(&self, case: &RecordKey) -> Result<(), ConnectorError> {
+        match self.object(case)? {
+            ObjectType::Tickets => Ok(()),
+            other => Err(ConnectorError::Config {
+                vendor: VENDOR,
+                reason: format!("{case} is a {other} record, not a ticket: only tickets are cases"),
+            }),
+        }
+    }
 }
 
 impl Crm for HubSpotCrm {
@@ -118,6 +137,7 @@ impl Crm for HubSpotCrm {
             ObjectType::Tickets => ObjectKind::Case,
             ObjectType::Calls | ObjectType::Emails | ObjectType::Meetings => ObjectKind::Activity,
             ObjectType::Users => ObjectKind::User,
+            ObjectType::Notes => return None,
         };
         Some(kind)
     }
@@ -423,6 +443,32 @@ impl Crm for HubSpotCrm {
                 .and_then(|r| r.prop(EMAIL_PROPERTY))
                 .map(|e| e.trim().to_lowercase())
                 .filter(|e| !e.is_empty()))
+        })
+    }
+
+    /// The notes associated with the ticket, oldest first by `hs_timestamp`, all internal
+    /// ([`notes`]).
+    fn case_comments<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Vec<CaseComment>, ConnectorError>> {
+        Box::pin(async move {
+            self.ticket(case)?;
+            notes::comments(&self.client, &case.id).await
+        })
+    }
+
+    /// A note associated with the ticket (type [`notes::NOTE_TO_TICKET`]) ending with the note
+    /// marker, written once even when a write's answer is lost ([`notes`]).
+    fn add_case_note<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        case: &'a RecordKey,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        Box::pin(async move {
+            self.ticket(case)?;
+            notes::add_note(&self.client, key, &case.id, body).await
         })
     }
 

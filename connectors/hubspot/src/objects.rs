@@ -35,6 +35,16 @@
 //! object-id tables **[unverified]**. Which properties a users read returns when it names none
 //! was not found; the emulator returns the identity properties (see
 //! [`ObjectType::default_properties`]).
+//!
+//! Notes (`/crm/v3/objects/notes`, [`ObjectType::Notes`]): the internal notes on a ticket that
+//! handoff reads and writes for support-case handoffs. Object type id `0-46` (HubSpot "Using the
+//! object APIs", <https://developers.hubspot.com/docs/guides/crm/using-object-apis>, object table,
+//! stored copy read with the `search` tool **\[docs\]**); properties `hs_timestamp` (required),
+//! `hs_note_body` (≤ 65,536 characters), `hubspot_owner_id` (HubSpot notes guide,
+//! <https://developers.hubspot.com/docs/api-reference/crm-notes-v3/guide> **\[docs\]**). A note is
+//! no engagement in the sense above (it does not move "Last contacted"); its `hs_createdate`
+//! / `hs_lastmodifieddate` / `hs_object_id` are taken to be as on the engagements
+//! **\[unverified\]**. Notes are neither polled, written to state files nor delivered as webhooks.
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,6 +65,9 @@ pub enum ObjectType {
     /// The account's HubSpot users (`0-115`): `hs_email`, `hs_given_name`, `hs_family_name`,
     /// `hs_availability_status` (`available` | `away`), … Read and updated, never polled.
     Users,
+    /// Notes (`0-46`): `hs_note_body`, `hs_timestamp`, `hubspot_owner_id`; the internal notes
+    /// on a ticket (support-case handoffs). Read and created, never polled.
+    Notes,
 }
 
 /// A path segment that names no object type handoff knows.
@@ -76,8 +89,9 @@ impl ObjectType {
     pub const ENGAGEMENTS: [ObjectType; 3] =
         [ObjectType::Calls, ObjectType::Emails, ObjectType::Meetings];
 
-    /// Every type a path or a name may name ([`ObjectType::ALL`], the engagements, users).
-    pub const EVERY: [ObjectType; 8] = [
+    /// Every type a path or a name may name ([`ObjectType::ALL`], the engagements, users,
+    /// notes).
+    pub const EVERY: [ObjectType; 9] = [
         ObjectType::Contacts,
         ObjectType::Companies,
         ObjectType::Deals,
@@ -86,6 +100,7 @@ impl ObjectType {
         ObjectType::Emails,
         ObjectType::Meetings,
         ObjectType::Users,
+        ObjectType::Notes,
     ];
 
     /// Whether this is an engagement (call, email, meeting).
@@ -111,10 +126,12 @@ impl ObjectType {
             Self::Emails => "emails",
             Self::Meetings => "meetings",
             Self::Users => "users",
+            Self::Notes => "notes",
         }
     }
 
-    /// The object type id (`0-1`, `0-2`, `0-3`, `0-5`; `0-48`, `0-49`, `0-47`; `0-115`).
+    /// The object type id (`0-1`, `0-2`, `0-3`, `0-5`; `0-48`, `0-49`, `0-47`; `0-115`;
+    /// `0-46`).
     pub fn type_id(self) -> &'static str {
         match self {
             Self::Contacts => "0-1",
@@ -125,6 +142,7 @@ impl ObjectType {
             Self::Emails => "0-49",
             Self::Meetings => "0-47",
             Self::Users => "0-115",
+            Self::Notes => "0-46",
         }
     }
 
@@ -140,13 +158,14 @@ impl ObjectType {
             Self::Emails => "email",
             Self::Meetings => "meeting",
             Self::Users => "user",
+            Self::Notes => "note",
         }
     }
 
     /// The datetime property holding the creation time: `createdate` on the CRM records,
-    /// `hs_createdate` on engagements and users.
+    /// `hs_createdate` on engagements, users and notes.
     pub fn created_property(self) -> &'static str {
-        if self.is_engagement() || self == Self::Users {
+        if self.is_engagement() || matches!(self, Self::Users | Self::Notes) {
             "hs_createdate"
         } else {
             "createdate"
@@ -201,7 +220,7 @@ impl ObjectType {
                 "hs_ticket_priority",
                 "subject",
             ],
-            Self::Calls | Self::Emails | Self::Meetings => {
+            Self::Calls | Self::Emails | Self::Meetings | Self::Notes => {
                 &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]
             }
             // Not documented (see the module doc): the system properties and who the user is.
@@ -274,5 +293,7 @@ mod tests {
             None
         );
         assert_eq!(ObjectType::Users.created_property(), "hs_createdate");
+        assert_eq!("0-46".parse::<ObjectType>(), Ok(ObjectType::Notes));
+        assert!(!ObjectType::Notes.is_engagement() && !ObjectType::Notes.has_webhooks());
     }
 }

@@ -23,6 +23,12 @@
 //!   too when a marketing CRM hands leads to Salesforce.
 //! * Writes send `Sforce-Auto-Assign: FALSE` on Lead, Case and Account (S6), so the owner
 //!   handoff chose stays.
+//! * `case_conversation`, `case_comments`, `add_case_note` (S7): the Case's newest
+//!   `LiveChatTranscript` as plain text, its `CaseComment`s oldest first, and handoff's notes as
+//!   private CaseComments carrying [`handoff_connector::crm::note_marker`], written once
+//!   ([`cases`]).
+
+pub mod cases;
 
 use crate::auth::same_id;
 use crate::client::{is_id, to_record, SalesforceClient};
@@ -34,8 +40,8 @@ use crate::soql::{Cond, Literal, Select};
 use crate::time::parse_ms;
 use futures::future::BoxFuture;
 use handoff_connector::{
-    CaseRef, ConnectorError, Crm, EmailQuery, FieldChange, Fields, IdempotencyKey, ObjectKind,
-    Owner, PersonRecord, Record, RecordKey,
+    CaseComment, CaseRef, ConnectorError, Conversation, Crm, EmailQuery, FieldChange, Fields,
+    IdempotencyKey, ObjectKind, Owner, PersonRecord, Record, RecordKey,
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -476,5 +482,33 @@ impl Crm for SalesforceCrm {
                 .await?;
             Ok(RecordKey::new(SYSTEM, "Lead", id))
         })
+    }
+
+    /// The Case's newest `LiveChatTranscript` (S7), its `Body` as plain text ([`cases`]).
+    fn case_conversation<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Option<Conversation>, ConnectorError>> {
+        Box::pin(cases::conversation(&self.client, case))
+    }
+
+    /// The Case's `CaseComment`s (S7), oldest first, with `IsPublished` and `CreatedById`
+    /// ([`cases`]).
+    fn case_comments<'a>(
+        &'a self,
+        case: &'a RecordKey,
+    ) -> BoxFuture<'a, Result<Vec<CaseComment>, ConnectorError>> {
+        Box::pin(cases::comments(&self.client, case))
+    }
+
+    /// A private `CaseComment` (`IsPublished: false`, S7) ending with the note marker, written
+    /// once even when a write's answer is lost ([`cases`]).
+    fn add_case_note<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        case: &'a RecordKey,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        Box::pin(cases::add_note(&self.client, key, case, body))
     }
 }

@@ -87,18 +87,31 @@ pub(crate) fn route(
     ctx: &RouteContext,
     record_key: &str,
 ) -> Result<RulesRoute, FlowError> {
+    route_with_state(rules, env, lead, ctx, record_key, ROUTING_STATE_KEY)
+}
+
+/// [`route`] with the routing state kept under `state_key` (another rule set's rotations and
+/// caps: the case rules keep theirs apart from the lead rules').
+pub(crate) fn route_with_state(
+    rules: &RuleSet,
+    env: &Env<'_>,
+    lead: &Map<String, Value>,
+    ctx: &RouteContext,
+    record_key: &str,
+    state_key: &str,
+) -> Result<RulesRoute, FlowError> {
     let now = jiff::Timestamp::from_millisecond(env.now_ms).map_err(|e| FlowError::BadRecord {
         record: record_key.to_string(),
         reason: format!("decision time {} ms is out of range: {e}", env.now_ms),
     })?;
-    let mut state: RoutingState = env.store.get_json(ROUTING_STATE_KEY)?.unwrap_or_default();
+    let mut state: RoutingState = env.store.get_json(state_key)?.unwrap_or_default();
     let decision = crate::routing::route(rules, &Value::Object(lead.clone()), ctx, &state, now);
     state.apply(&decision.updates);
     state.prune_counts(now, KEEP_COUNT_DAYS);
     let state = serde_json::to_value(&state).unwrap_or(Value::Null);
     Ok(RulesRoute {
         decision,
-        state: (ROUTING_STATE_KEY.to_string(), state),
+        state: (state_key.to_string(), state),
     })
 }
 

@@ -54,7 +54,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The custom fields of this org: those the shipped Salesforce mappings name (besides Case
 /// `Handoff_Idempotency_Key__c`, which the emulator's org has from the start).
-pub const CUSTOM_FIELDS: [(&str, &str); 11] = [
+pub const CUSTOM_FIELDS: [(&str, &str); 14] = [
     ("Lead", "Handoff_Nurture_Reason__c"),
     ("Lead", "Handoff_Rejection_Reason__c"),
     ("Opportunity", "Product__c"),
@@ -66,6 +66,9 @@ pub const CUSTOM_FIELDS: [(&str, &str); 11] = [
     ("Case", "Onboarding_Close_Date__c"),
     ("Case", "Onboarding_Technical_Requirements__c"),
     ("Case", "Onboarding_Success_Criteria__c"),
+    ("Case", "Product__c"),
+    ("Case", "Language__c"),
+    ("Case", "Reopen_Count__c"),
 ];
 
 /// The standard `LeadSource` picklist values, in the order arriving leads get them.

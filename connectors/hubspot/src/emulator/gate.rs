@@ -7,6 +7,9 @@
 //! `X-HubSpot-RateLimit-Daily`/`-Daily-Remaining`; CRM search has its own 5 requests / s bucket
 //! and does not draw on the ten-second one (specs: `x-hubspot-rate-limit-exemptions:
 //! ["ten-secondly"]`). Over quota → 429 with HubSpot's body and `Retry-After`.
+//!
+//! A write performed while answers are being lost
+//! ([`super::HubSpotEmulator::lose_next_write_answers`]) is answered 500 instead of its result.
 
 use super::errors::ApiError;
 use super::HubSpotEmulator;
@@ -83,7 +86,13 @@ pub(crate) async fn gate(
             return response;
         }
     };
+    let write = request.method() != Method::GET
+        && !search
+        && !request.uri().path().ends_with("/batch/read");
     let mut response = next.run(request).await;
+    if write && response.status().is_success() && emu.take_lost_answer() {
+        response = ApiError::internal().into_response();
+    }
     if !search {
         limit_headers(&emu, response.headers_mut(), remaining);
     }

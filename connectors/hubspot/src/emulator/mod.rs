@@ -7,6 +7,7 @@
 //! [`filter`]) with every property's history of writes and who made them ([`history`]),
 //! moves contacts' "Last contacted" when a call, email or meeting is logged ([`engagements`]),
 //! serves the account's users (the users object, with `hs_availability_status`; [`users`]),
+//! keeps notes on tickets (the notes object, associated with tickets; [`notes`]),
 //! and delivers signed webhooks for every create and update ([`delivery`]) — whether made
 //! through the API or through the Rust seeding methods below.
 //!
@@ -32,13 +33,16 @@ mod errors;
 mod filter;
 mod gate;
 pub mod history;
+pub mod notes;
 mod pipelines;
 mod routes;
 mod store;
 pub mod users;
 mod writers;
 
-pub use delivery::{DeliveryError, MAX_ATTEMPTS, MAX_EVENTS_PER_REQUEST};
+pub use delivery::{
+    DeliveryError, WebhookRetry, DEFAULT_QUEUE_CAPACITY, MAX_ATTEMPTS, MAX_EVENTS_PER_REQUEST,
+};
 pub use handoff_connector::emulator::{Fault, Faults, Running};
 pub use history::WriteSource;
 pub use store::EmulatorError;
@@ -49,8 +53,8 @@ use delivery::{Outbox, Target};
 use handoff_connector::emulator::{serve, write_state_file, RateWindow};
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use store::{EventDraft, Portal, Selection};
@@ -71,6 +75,12 @@ pub struct EmulatorConfig {
     pub rate_limits: bool,
     /// Where webhooks are POSTed; `None` delivers none.
     pub webhook_target: Option<url::Url>,
+    /// How failed deliveries are retried (default [`WebhookRetry::FAST`]; HubSpot's own
+    /// schedule is [`WebhookRetry::HUBSPOT`], NOTES §1.1).
+    pub webhook_retry: WebhookRetry,
+    /// The most events waiting for delivery (default [`DEFAULT_QUEUE_CAPACITY`]); later ones
+    /// are dropped and counted in [`HubSpotEmulator::dropped_webhook_events`].
+    pub webhook_queue_capacity: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -82,6 +92,8 @@ impl Default for EmulatorConfig {
             app_id: 54321,
             rate_limits: true,
             webhook_target: None,
+            webhook_retry: WebhookRetry::default(),
+            webhook_queue_capacity: DEFAULT_QUEUE_CAPACITY,
         }
     }
 }
@@ -98,6 +110,8 @@ impl std::fmt::Debug for EmulatorConfig {
                 "webhook_target",
                 &self.webhook_target.as_ref().map(|u| u.as_str()),
             )
+            .field("webhook_retry", &self.webhook_retry)
+            .field("webhook_queue_capacity", &self.webhook_queue_capacity)
             .finish()
     }
 }
@@ -116,6 +130,9 @@ struct Inner {
     search_window: RateWindow,
     faults: Faults,
     requests: AtomicU64,
+    /// Writes whose answer is lost: performed, then answered 500
+    /// ([`HubSpotEmulator::lose_next_write_answers`]).
+    lost_answers: AtomicU32,
     /// A pinned clock (UTC epoch ms) for tests; 0 follows the system clock.
     clock: handoff_connector::emulator::PinnedClock,
     outbox: Outbox,
@@ -160,6 +177,7 @@ impl HubSpotEmulator {
         let search_window = RateWindow::new(5, Duration::from_secs(1));
         ten_second_window.set_enabled(config.rate_limits);
         search_window.set_enabled(config.rate_limits);
+        let outbox = Outbox::new(config.webhook_queue_capacity, config.webhook_retry);
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -168,8 +186,9 @@ impl HubSpotEmulator {
                 search_window,
                 faults: Faults::default(),
                 requests: AtomicU64::new(0),
+                lost_answers: AtomicU32::new(0),
                 clock: Default::default(),
-                outbox: Outbox::new(),
+                outbox,
             }),
         }
     }
@@ -223,11 +242,21 @@ impl HubSpotEmulator {
         shutdown: CancellationToken,
     ) -> std::io::Result<Running> {
         let running = serve(self.router(), addr, shutdown.clone()).await?;
-        if let Some(target) = self.inner.target() {
-            let inner = self.inner.clone();
-            tokio::spawn(async move { inner.outbox.run(target, shutdown).await });
-        }
+        self.spawn_webhook_delivery(shutdown);
         Ok(running)
+    }
+
+    /// Starts the webhook deliverer in the background when `webhook_target` is set (returns
+    /// whether it did); it stops when `shutdown` is cancelled. [`HubSpotEmulator::start`] calls
+    /// it: call it only when serving [`HubSpotEmulator::router`] some other way, and once, as
+    /// two deliverers would send batches out of order.
+    pub fn spawn_webhook_delivery(&self, shutdown: CancellationToken) -> bool {
+        let Some(target) = self.inner.target() else {
+            return false;
+        };
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.outbox.run(target, shutdown).await });
+        true
     }
 
     // ---- seeding and inspection (no HTTP) ------------------------------------------------
@@ -328,6 +357,22 @@ impl HubSpotEmulator {
         &self.inner.faults
     }
 
+    /// The next `count` writes (POST, PATCH, PUT, DELETE other than searches and batch reads)
+    /// are performed, then answered 500 as if the answer was lost on the way (a timeout, or the
+    /// caller dying after HubSpot committed): the caller cannot know the outcome, and its retry
+    /// must find what the first try made.
+    pub fn lose_next_write_answers(&self, count: u32) {
+        self.inner.lost_answers.store(count, Ordering::SeqCst);
+    }
+
+    /// Takes one lost answer for a write, if any are queued.
+    pub(crate) fn take_lost_answer(&self) -> bool {
+        self.inner
+            .lost_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     /// Turns the rate limits on or off.
     pub fn set_rate_limits(&self, on: bool) {
         self.inner.ten_second_window.set_enabled(on);
@@ -342,11 +387,22 @@ impl HubSpotEmulator {
     /// Writes `dir/hubspot/{contacts,companies,deals,tickets,owners}.json`: JSON arrays of the
     /// records (with associations) and owners, exactly as the API returns them.
     pub fn write_state(&self, dir: &Path) -> std::io::Result<()> {
+        self.write_state_files(dir).map(|_| ())
+    }
+
+    /// [`HubSpotEmulator::write_state`], returning the paths of the files written.
+    pub fn write_state_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut paths = Vec::new();
         for kind in ObjectType::ALL {
-            write_state_file(dir, "hubspot", kind.name(), &self.objects(kind.name()))?;
+            paths.push(write_state_file(
+                dir,
+                "hubspot",
+                kind.name(),
+                &self.objects(kind.name()),
+            )?);
         }
-        write_state_file(dir, "hubspot", "owners", &self.owners())?;
-        Ok(())
+        paths.push(write_state_file(dir, "hubspot", "owners", &self.owners())?);
+        Ok(paths)
     }
 
     // ---- webhooks ------------------------------------------------------------------------
@@ -375,7 +431,8 @@ impl HubSpotEmulator {
         self.inner.outbox.delivered_requests()
     }
 
-    /// Events given up on: refused with a non-retryable status or out of attempts.
+    /// Events given up on: the queue was full, or refused with a status HubSpot does not
+    /// retry, or out of attempts.
     pub fn dropped_webhook_events(&self) -> u64 {
         self.inner.outbox.dropped_events()
     }

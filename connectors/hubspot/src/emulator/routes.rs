@@ -16,7 +16,9 @@
 //! `{type}` is `contacts`, `companies`, `deals`, `tickets` or the ids `0-1`, `0-2`, `0-3`,
 //! `0-5`; or an engagement type `calls`, `emails`, `meetings` (`0-48`, `0-49`, `0-47`), whose
 //! creation moves the associated contacts' "Last contacted" ([`super::engagements`]); or
-//! `users` (`0-115`), the account's HubSpot users ([`super::users`]).
+//! `users` (`0-115`), the account's HubSpot users ([`super::users`]); or `notes` (`0-46`),
+//! created with their associations (e.g. to a ticket, type 228) and checked as HubSpot checks
+//! them ([`super::notes`]).
 //!
 //! API writes are recorded in property history as the private app's (`sourceType:
 //! INTEGRATION`, `sourceId` = the app id; [`super::history`]).
@@ -256,6 +258,9 @@ pub(super) fn create_one(
     kind: ObjectType,
     input: &CreateInput,
 ) -> Result<u64, ApiError> {
+    if kind == ObjectType::Notes {
+        super::notes::check(&input.properties)?;
+    }
     // Resolve association targets first so a bad input creates nothing.
     let mut links = Vec::new();
     for a in &input.associations {

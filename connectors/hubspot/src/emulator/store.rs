@@ -109,6 +109,19 @@ pub(crate) fn association_type_id(from: ObjectType, to: ObjectType) -> Option<u3
         (Emails, Contacts) => 198,
         (Contacts, Meetings) => 199,
         (Meetings, Contacts) => 200,
+        // Notes ↔ records: HubSpot's "Association type ID values" tables ("Note to object":
+        // 202 contact, 190 company, 214 deal, 228 ticket; "Contact/Company/Deal/Ticket to
+        // object": 201, 189, 213, 227 note), page
+        // developers.hubspot.com/docs/api-reference/legacy/crm/associations/associate-records/guide,
+        // a stored copy read with the `search` tool [docs].
+        (Notes, Contacts) => 202,
+        (Contacts, Notes) => 201,
+        (Notes, Companies) => 190,
+        (Companies, Notes) => 189,
+        (Notes, Deals) => 214,
+        (Deals, Notes) => 213,
+        (Notes, Tickets) => 228,
+        (Tickets, Notes) => 227,
         _ => return None,
     })
 }

@@ -184,6 +184,65 @@ impl SalesforceEmulator {
             .collect()
     }
 
+    // ---- cases: transcripts and comments (NOTES-next S7) -----------------------------------
+
+    /// Seeds the chat transcript of case `case_id` as the admin UI user: a
+    /// `LiveChatTranscript` (S7) with `Body` (the chat as Salesforce stores it, HTML-ish text),
+    /// `IsChatbotSession` `chatbot`, `EndTime` `end_ms` (UTC epoch ms) when given, and the
+    /// case's `AccountId` and `ContactId`. Returns its id. Errors as the API would answer (a
+    /// missing case: `INVALID_CROSS_REFERENCE_KEY` on `CaseId`).
+    pub fn add_transcript(
+        &self,
+        case_id: &str,
+        body: &str,
+        chatbot: bool,
+        end_ms: Option<i64>,
+    ) -> Result<String, EmulatorError> {
+        let mut fields = Map::new();
+        fields.insert("CaseId".into(), Value::String(case_id.to_string()));
+        fields.insert("Body".into(), Value::String(body.to_string()));
+        fields.insert("IsChatbotSession".into(), Value::Bool(chatbot));
+        if let Some(ms) = end_ms {
+            fields.insert("EndTime".into(), Value::String(crate::time::format_ms(ms)));
+        }
+        if let Some(case) = self.get("Case", case_id) {
+            for link in ["AccountId", "ContactId"] {
+                if let Some(id) = case.get(link).filter(|v| v.is_string()) {
+                    fields.insert(link.into(), id.clone());
+                }
+            }
+        }
+        let user = self.ui_user_id();
+        self.create_as(&user, "LiveChatTranscript", fields)
+    }
+
+    /// Adds a comment to case `case_id` as `user_id` (someone writing in the UI): a
+    /// `CaseComment` (S7) with `CommentBody` `body` and `IsPublished` `public`; its
+    /// `CreatedById` is `user_id`. Returns its id. Errors as the API would answer (a missing
+    /// case: `INVALID_CROSS_REFERENCE_KEY` on `ParentId`).
+    pub fn add_case_comment(
+        &self,
+        user_id: &str,
+        case_id: &str,
+        body: &str,
+        public: bool,
+    ) -> Result<String, EmulatorError> {
+        let mut fields = Map::new();
+        fields.insert("ParentId".into(), Value::String(case_id.to_string()));
+        fields.insert("CommentBody".into(), Value::String(body.to_string()));
+        fields.insert("IsPublished".into(), Value::Bool(public));
+        self.create_as(user_id, "CaseComment", fields)
+    }
+
+    /// Every live comment on case `case_id` (`CaseComment` rows whose `ParentId` is the case),
+    /// as the API returns them, oldest first.
+    pub fn case_comments(&self, case_id: &str) -> Vec<Value> {
+        self.objects("CaseComment")
+            .into_iter()
+            .filter(|c| c.get("ParentId").and_then(Value::as_str) == Some(case_id))
+            .collect()
+    }
+
     /// The field-history rows of record `id` of `object` (Lead, Opportunity, Case), oldest
     /// first: two per owner change (S4).
     pub fn history(&self, object: &str, id: &str) -> Vec<Value> {

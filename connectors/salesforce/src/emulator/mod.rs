@@ -7,8 +7,9 @@
 //! external id, sObject Collections), with Salesforce's error array ([`errors`]), the
 //! `Sforce-Limit-Info` header and the daily allocation's 403 ([`gate`]). The org ([`org`],
 //! [`schema`]) keeps system fields, required fields, picklists, stage-derived `IsClosed`/
-//! `IsWon`, queues as owners, converted leads read-only, and two history rows per owner
-//! change ([`write`]).
+//! `IsWon`, queues as owners, converted leads read-only, two history rows per owner
+//! change ([`write`]), and a Case's `CaseComment`s and `LiveChatTranscript`s (S7; seeded with
+//! [`SalesforceEmulator::add_case_comment`] and [`SalesforceEmulator::add_transcript`]).
 //!
 //! Writers: API calls write as the session's user (the JWT `sub` user or the refresh-token
 //! user: the integration user); [`SalesforceEmulator::create`] and

@@ -2,7 +2,8 @@
 //! fields, picklists, and record ids.
 //!
 //! Fields are those NOTES §2.5 (system fields; Lead, Opportunity, Account, Case), S4 (history),
-//! S5 (Task), S7 (Case, unverified extras) and S8 (conversion) name, plus the standard Lead and
+//! S5 (Task), S7 (Case, unverified extras; `CaseComment`, unverified; `LiveChatTranscript`)
+//! and S8 (conversion) name, plus the standard Lead and
 //! Account fields the shipped mappings read (`Phone`, `Website`, `NumberOfEmployees`,
 //! `AnnualRevenue`, `HasOptedOutOfEmail`, `BillingCountry`, …), which are not in the notes and
 //! were checked against the Salesforce Field Reference pages "Lead" and "Account" and the
@@ -96,7 +97,7 @@ macro_rules! history {
 pub use super::ids::{make_id, object_of_id};
 
 /// Every object the emulator knows.
-pub static OBJECTS: [ObjectDef; 12] = [
+pub static OBJECTS: [ObjectDef; 14] = [
     ObjectDef {
         name: "Lead",
         prefix: "00Q",
@@ -305,6 +306,49 @@ pub static OBJECTS: [ObjectDef; 12] = [
         required: &[],
         derived: &[],
         writable: false,
+        history: None,
+        is_history: false,
+    },
+    // A comment on a case (NOTES-next S7, unverified: `ParentId`, `CommentBody`,
+    // `IsPublished`; the system fields of §2.5). `ParentId` is taken to be required and to
+    // name a Case (not in the notes). Key prefix `00a`: not in the notes (S6 lists none for
+    // it; "Could not establish": key prefixes); third-party key-prefix lists give `00a`
+    // (unverified). It collides with no other prefix the emulator uses.
+    ObjectDef {
+        name: "CaseComment",
+        prefix: "00a",
+        fields: &[
+            ("ParentId", Id),
+            ("CommentBody", Text),
+            ("IsPublished", Bool),
+        ],
+        required: &["ParentId"],
+        derived: &[],
+        writable: true,
+        history: None,
+        is_history: false,
+    },
+    // A chat's transcript (NOTES-next S7 [docs], v24+): `Body` (the chat contents, HTML-ish
+    // text), `CaseId`, `ContactId`, `AccountId`, `ChatKey`, `EndTime`, `EndedBy`,
+    // `IsChatbotSession`, `ChatDuration` (seconds). Key prefix `570`: not in the notes and not
+    // verified; chosen because it collides with no other prefix the emulator uses.
+    ObjectDef {
+        name: "LiveChatTranscript",
+        prefix: "570",
+        fields: &[
+            ("Body", Text),
+            ("CaseId", Id),
+            ("ContactId", Id),
+            ("AccountId", Id),
+            ("ChatKey", Text),
+            ("EndTime", DateTime),
+            ("EndedBy", Text),
+            ("IsChatbotSession", Bool),
+            ("ChatDuration", Number),
+        ],
+        required: &[],
+        derived: &[],
+        writable: true,
         history: None,
         is_history: false,
     },

@@ -10,7 +10,9 @@
 //!   (`INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`, unverified); `IsClosed`/`IsWon` follow the
 //!   stage (§2.5);
 //! * `OwnerId` must be an active user, or for Lead and Case a queue (§2.5, S6); other lookups
-//!   must name an existing record (`INVALID_CROSS_REFERENCE_KEY`, unverified);
+//!   must name an existing record (`INVALID_CROSS_REFERENCE_KEY`, unverified), and a
+//!   `CaseComment`'s `ParentId` or a `LiveChatTranscript`'s `CaseId` a live Case (S7): a
+//!   comment on a missing case is refused like any bad reference, naming the field;
 //! * a converted Lead is read-only (`CANNOT_UPDATE_CONVERTED_LEAD`, unverified);
 //! * Lead, Case and Account writes run the object's assignment rule unless the writer sent
 //!   `Sforce-Auto-Assign: FALSE` (S6: `TRUE` is the default);
@@ -56,6 +58,15 @@ fn bad_reference(field: &str, id: &str) -> ApiError {
         format!("invalid cross reference id: {id}"),
         vec![field.to_string()],
     )
+}
+
+/// The one object a lookup field must name, where it has one: a `CaseComment`'s `ParentId`
+/// and a `LiveChatTranscript`'s `CaseId` name a Case (S7).
+fn target_of(object: &str, field: &str) -> Option<&'static str> {
+    match (object, field) {
+        ("CaseComment", "ParentId") | ("LiveChatTranscript", "CaseId") => Some("Case"),
+        _ => None,
+    }
 }
 
 fn is_blank(v: Option<&Value>) -> bool {
@@ -117,7 +128,8 @@ impl Org {
                 (_, _, Some(id)) if ty == FieldType::Id => {
                     let known = object_of_id(id).map(|o| o.name);
                     let exists = known.is_some_and(|o| self.live(o, id).is_some());
-                    if !is_id(id) || (known.is_some() && !exists) {
+                    let elsewhere = target_of(def.name, &name).is_some_and(|t| known != Some(t));
+                    if !is_id(id) || (known.is_some() && !exists) || elsewhere {
                         return Err(bad_reference(&name, id));
                     }
                 }
