@@ -97,6 +97,49 @@ impl AdminClient {
         }
     }
 
+    /// Asks the running daemon to reload its configuration (`POST /admin/reload`).
+    ///
+    /// Errors: [`AdminError::Unreachable`] when no daemon listens; [`AdminError::Remote`]
+    /// (status 422) with the config error when the new configuration was refused.
+    pub async fn reload(&self) -> Result<crate::config::version::ConfigVersion, AdminError> {
+        match self.call(reqwest::Method::POST, "/admin/reload").await? {
+            Some(v) => Ok(v),
+            None => Err(AdminError::Unreachable {
+                url: self.base.clone(),
+            }),
+        }
+    }
+
+    /// Asks the running daemon to replay a window of its change feeds (`POST /admin/replay`,
+    /// see [`crate::daemon::window_replay`]).
+    ///
+    /// Errors: [`AdminError::Unreachable`] when no daemon listens (a replay reads the CRM,
+    /// which only the daemon is configured to do); [`AdminError::Remote`] for a bad window.
+    pub async fn replay_window(
+        &self,
+        req: &crate::daemon::window_replay::ReplayRequest,
+    ) -> Result<crate::daemon::window_replay::ReplayReport, AdminError> {
+        let url = format!("{}/admin/replay", self.base);
+        let response = match self.http.post(&url).json(req).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Err(AdminError::Unreachable { url }),
+            Err(source) => return Err(AdminError::Http { url, source }),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let message = response.text().await.unwrap_or_default();
+            return Err(AdminError::Remote {
+                url,
+                status: status.as_u16(),
+                message,
+            });
+        }
+        response
+            .json()
+            .await
+            .map_err(|source| AdminError::Http { url, source })
+    }
+
     pub async fn audit(&self, record: &str) -> Result<AuditReport, AdminError> {
         let path = format!("/admin/audit/{}", urlencode(record));
         match self.call(reqwest::Method::GET, &path).await? {
@@ -204,6 +247,23 @@ pub fn render_status(s: &StatusReport) -> String {
             .map(|t| format!(" ({t})"))
             .unwrap_or_default();
         out.push_str(&format!("  {feed}: {cursor}{human}\n"));
+    }
+    if let Some(c) = &s.config {
+        out.push_str(&format!(
+            "config:       version {} loaded {} ({} reload(s))\n",
+            c.version,
+            crate::report::utc(c.loaded_at_ms),
+            c.reloads
+        ));
+        if let Some(e) = &c.last_error {
+            out.push_str(&format!("  last reload refused: {e}\n"));
+        }
+        if !c.needs_restart.is_empty() {
+            out.push_str(&format!(
+                "  changed, applied at the next restart: {}\n",
+                c.needs_restart.join(", ")
+            ));
+        }
     }
     out
 }

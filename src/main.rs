@@ -1,7 +1,7 @@
 //! The `handoff` command: parses the command line and hands off to the library.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 64 bad configuration or mapping (nothing was
-//! started).
+//! Exit codes: 0 success, 1 runtime failure, 64 bad configuration or mapping, or emulator
+//! options that do not fit the vendor (nothing was started).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -39,6 +39,32 @@ enum Command {
         /// A JSON record as the vendor returns it (`{"id": ..., "properties": {...}}`).
         #[arg(long)]
         input: PathBuf,
+    },
+    /// Reload the running daemon's configuration (as `systemctl reload handoff`): mappings,
+    /// routing rules, templates; prints the live version, or the error (exit 1) while the
+    /// running configuration stays.
+    Reload {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Read the CRM change feeds again for a past window and run the flows on what they hold;
+    /// effects already applied are skipped. `--dry-run` lists what would happen.
+    Replay {
+        /// Window start, RFC 3339 (`2026-11-30T08:00:00Z`).
+        #[arg(long)]
+        from: String,
+        /// Window end, RFC 3339.
+        #[arg(long)]
+        to: String,
+        /// Only this object (`contacts`, `Lead`).
+        #[arg(long)]
+        object: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Cursors, inbox and outbox depth, dead letters.
     Status {
@@ -143,9 +169,25 @@ enum Command {
         /// Dataset folder to seed from (the sandbox's data layout).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Where to write the emulator's objects as JSON on shutdown (and on SIGUSR1).
+        /// Where to write the emulator's objects as JSON: on shutdown, on SIGUSR1 and (not
+        /// Salesforce) on `POST /_emulator/dump`, which answers the files' paths as JSON.
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// HubSpot only: POST signed webhooks for every create and update made through the API
+        /// to this URL, as HubSpot does (arrays of up to 100 events, v3 signature, 10 retries
+        /// over up to 24 h). Use the URL the receiver is reached at: for handoff, its
+        /// `public_url` followed by `webhooks/hubspot`. The Salesforce (Outbound Messages),
+        /// Slack and Asana emulators send no webhooks: refused there (exit 64).
+        #[arg(long, value_name = "URL")]
+        webhook_target: Option<url::Url>,
+        /// The HubSpot app's client secret that signs the webhooks (default: the emulator's,
+        /// printed at start).
+        #[arg(long, value_name = "SECRET", requires = "webhook_target")]
+        client_secret: Option<String>,
+        /// Multiply the waits of HubSpot's webhook retry schedule by this factor, from 0 to 1
+        /// (0.001 runs its 24 hours in about a minute).
+        #[arg(long, value_name = "FACTOR", requires = "webhook_target")]
+        webhook_retry_scale: Option<f64>,
     },
     /// Run the daemon against in-process emulators seeded with real CRM data.
     #[cfg(feature = "emulators")]
@@ -309,6 +351,72 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::Reload { config } => {
+            let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
+            let v = admin.reload().await?;
+            outln!("reloaded: version {} ({} reload(s))", v.version, v.reloads);
+            if !v.needs_restart.is_empty() {
+                outln!(
+                    "changed, applied at the next restart: {}",
+                    v.needs_restart.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            from,
+            to,
+            object,
+            dry_run,
+            json,
+            config,
+        } => {
+            let at = |flag: &str, t: &str| {
+                t.parse::<jiff::Timestamp>()
+                    .map(|t| t.as_millisecond())
+                    .map_err(|e| anyhow::anyhow!("--{flag} {t}: expected an RFC 3339 time such as 2026-03-02T00:00:00Z ({e})"))
+            };
+            let req = handoff::daemon::window_replay::ReplayRequest {
+                from_ms: at("from", &from)?,
+                to_ms: at("to", &to)?,
+                object,
+                dry_run,
+            };
+            let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
+            let report = admin.replay_window(&req).await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (feed, n) in &report.found {
+                outln!("{feed}: {n} record(s) modified in the window");
+            }
+            if report.truncated {
+                outln!(
+                    "(stopped at {} records: narrow the window)",
+                    handoff::daemon::window_replay::MAX_CHANGES
+                );
+            }
+            if dry_run {
+                outln!("dry run: {} record(s) would act", report.would_act);
+                for r in report
+                    .records
+                    .iter()
+                    .filter(|r| !r.sagas.is_empty() || r.error.is_some())
+                {
+                    outln!("  {}", r.record);
+                    for s in &r.sagas {
+                        outln!("    saga {s}");
+                    }
+                    if let Some(e) = &r.error {
+                        outln!("    cannot decide: {e}");
+                    }
+                }
+            } else {
+                outln!("{} change(s) replayed", report.enqueued);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { config, json } => {
             let admin = handoff::admin_client::AdminClient::for_config(&config.path)?;
@@ -500,9 +608,27 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             data,
             state_dir,
+            webhook_target,
+            client_secret,
+            webhook_retry_scale,
         } => {
+            let options = handoff::emulate::Options {
+                vendor,
+                listen,
+                data,
+                state_dir,
+                webhooks: webhook_target.map(|target| handoff::emulate::WebhookOptions {
+                    target,
+                    client_secret,
+                    retry_scale: webhook_retry_scale.unwrap_or(1.0),
+                }),
+            };
+            if let Err(e) = options.check() {
+                eprintln!("handoff: {e}");
+                return Ok(ExitCode::from(64));
+            }
             handoff::daemon::telemetry::init_logs(&Default::default());
-            handoff::emulate::run(vendor, listen, data, state_dir).await?;
+            handoff::emulate::run(options).await?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "emulators")]

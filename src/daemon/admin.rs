@@ -1,7 +1,8 @@
 //! The admin API on the loopback address (`admin_listen`): what `handoff status`, `audit` and
 //! `dead-letters` read while the daemon runs (sled lets only one process open the database).
 //!
-//! `GET /admin/status`, `GET /admin/audit/{record}`, `GET /admin/dead-letters`,
+//! `GET /admin/status`, `POST /admin/reload`, `POST /admin/replay` (a window of the change
+//! feeds), `GET /admin/audit/{record}`, `GET /admin/dead-letters`,
 //! `POST /admin/dead-letters/{id}/replay`, `GET /admin/report[?since=RFC3339]` (the
 //! [`crate::report::Report`] of `handoff report`). JSON in and out.
 //!
@@ -10,6 +11,8 @@
 //! not a loopback name (a DNS-rebinding page) or that a browser sent (`Origin` or
 //! `Sec-Fetch-Site`): a web page the operator has open cannot drive it. The CLI sends neither.
 
+use super::reload::LiveFlows;
+use super::window_replay::{ReplayError, ReplayRequest, Replayer};
 use crate::state::Store;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -20,26 +23,32 @@ use axum::{Json, Router};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// What the admin API serves from.
 #[derive(Clone)]
-struct Admin {
-    store: Store,
-    wake: Arc<Notify>,
-    executor_wake: Arc<Notify>,
+pub struct Admin {
+    pub store: Store,
+    /// Notified after a replay (the worker has changes).
+    pub wake: Arc<Notify>,
+    /// Notified after a dead-letter replay (the executor may have sagas).
+    pub executor_wake: Arc<Notify>,
+    /// The daemon's flows: with them, the status carries the live config version and
+    /// `POST /admin/reload` reloads; without, reload answers 503.
+    pub live: Option<Arc<LiveFlows>>,
+    /// Window replay (`POST /admin/replay`); without it, 503.
+    pub replayer: Option<Arc<Replayer>>,
 }
 
 /// The admin router.
-pub fn router(store: Store, wake: Arc<Notify>, executor_wake: Arc<Notify>) -> Router {
+pub fn router(admin: Admin) -> Router {
     Router::new()
         .route("/admin/status", get(status))
+        .route("/admin/reload", post(reload))
+        .route("/admin/replay", post(window_replay))
         .route("/admin/audit/{record}", get(audit))
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/{id}/replay", post(replay))
         .route("/admin/report", get(report))
-        .with_state(Admin {
-            store,
-            wake,
-            executor_wake,
-        })
+        .with_state(admin)
         .layer(middleware::from_fn(local_only))
 }
 
@@ -79,8 +88,52 @@ fn fail(e: impl std::fmt::Display, code: StatusCode) -> Response {
 
 async fn status(State(a): State<Admin>) -> Response {
     match a.store.status() {
-        Ok(s) => Json(s).into_response(),
+        Ok(mut s) => {
+            s.config = a.live.as_ref().map(|l| l.version());
+            Json(s).into_response()
+        }
         Err(e) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// `POST /admin/reload`: 200 with the new [`crate::config::version::ConfigVersion`], or 422
+/// with the error (the running configuration stays).
+async fn reload(State(a): State<Admin>) -> Response {
+    let Some(live) = a.live.clone() else {
+        return fail(
+            "this server has no configuration to reload",
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    };
+    let now = handoff_connector::now_ms();
+    match tokio::task::spawn_blocking(move || live.reload(now)).await {
+        Ok(Ok(v)) => {
+            a.wake.notify_one();
+            Json(v).into_response()
+        }
+        Ok(Err(e)) => fail(e, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => fail(e, StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// `POST /admin/replay` with a [`ReplayRequest`]: 200 with the
+/// [`super::window_replay::ReplayReport`]; 400 for a bad window or object.
+async fn window_replay(State(a): State<Admin>, Json(req): Json<ReplayRequest>) -> Response {
+    let Some(replayer) = a.replayer.clone() else {
+        return fail(
+            "this server cannot replay a window",
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    };
+    match replayer.replay(&req).await {
+        Ok(report) => {
+            a.wake.notify_one();
+            Json(report).into_response()
+        }
+        Err(e @ (ReplayError::EmptyWindow { .. } | ReplayError::UnknownObject(_))) => {
+            fail(e, StatusCode::BAD_REQUEST)
+        }
+        Err(e) => fail(e, StatusCode::BAD_GATEWAY),
     }
 }
 

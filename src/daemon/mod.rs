@@ -13,10 +13,12 @@ pub mod admin;
 pub mod listener;
 pub mod load;
 pub mod poller;
+pub mod reload;
 pub mod server;
 pub mod telemetry;
 pub mod timers;
 pub mod vendors;
+pub mod window_replay;
 pub mod worker;
 
 use crate::clock::{Clock, SystemClock};
@@ -97,7 +99,7 @@ pub async fn run_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<(), DaemonError> {
     let cfg = loaded.config.clone();
-    let store = Store::open(&cfg.state_dir)?;
+    let store = Store::open_with_cache(&cfg.state_dir, cfg.state.cache_mb.max(1) * 1024 * 1024)?;
     let metrics = telemetry::metrics();
     let wake = Arc::new(Notify::new());
     let executor_wake = Arc::new(Notify::new());
@@ -113,7 +115,50 @@ pub async fn run_with_clock(
         metrics,
     };
     let public = server::router(intake, vendors.webhooks.clone());
-    let admin = admin::router(store.clone(), wake.clone(), executor_wake.clone());
+    // The owner directories (filled below, before any lead can be routed) and the flows.
+    let owners = Arc::new(RwLock::new(OwnerDirectory::default()));
+    let marketing_owners = Arc::new(RwLock::new(OwnerDirectory::default()));
+    let live = Arc::new(reload::LiveFlows::new(
+        Flows {
+            loaded: Arc::new(loaded),
+            owners: owners.clone(),
+            marketing_owners: marketing_owners.clone(),
+        },
+        clock.now_ms(),
+    ));
+    let replayer = Arc::new(window_replay::Replayer {
+        feeds: std::iter::once((vendors.crm.system(), vendors.crm_poll.clone()))
+            .chain(
+                vendors
+                    .marketing
+                    .as_ref()
+                    .map(|m| (m.crm.system(), m.poll.clone())),
+            )
+            .filter_map(|(source, poll)| {
+                let (feed, poll) = poll?;
+                Some(window_replay::ReplayFeed {
+                    source,
+                    feed,
+                    objects: poll.objects.clone(),
+                })
+            })
+            .collect(),
+        store: store.clone(),
+        live: live.clone(),
+        crm: vendors.crm.clone(),
+        marketing: vendors.marketing.as_ref().map(|m| m.crm.clone()),
+        now_ms: {
+            let clock = clock.clone();
+            Arc::new(move || clock.now_ms())
+        },
+    });
+    let admin = admin::router(admin::Admin {
+        store: store.clone(),
+        wake: wake.clone(),
+        executor_wake: executor_wake.clone(),
+        live: Some(live.clone()),
+        replayer: Some(replayer),
+    });
     tracing::info!(public = %listeners.public.local_addr()?, admin = %listeners.admin.local_addr()?, "listening");
     let limits = listener::ConnectionLimits {
         max_connections: cfg.connections.max_open.max(1),
@@ -133,9 +178,6 @@ pub async fn run_with_clock(
         ));
     }
 
-    // The owner directories: needed before any lead can be routed.
-    let owners = Arc::new(RwLock::new(OwnerDirectory::default()));
-    let marketing_owners = Arc::new(RwLock::new(OwnerDirectory::default()));
     let marketing_crm = vendors.marketing.as_ref().map(|m| m.crm.clone());
     let directories: Vec<OwnerSource> = std::iter::once((vendors.crm.clone(), owners.clone()))
         .chain(marketing_crm.clone().map(|c| (c, marketing_owners.clone())))
@@ -174,15 +216,10 @@ pub async fn run_with_clock(
         }
     }
 
-    let loaded = Arc::new(loaded);
-    let flows = Arc::new(Flows {
-        loaded: loaded.clone(),
-        owners: owners.clone(),
-        marketing_owners,
-    });
+    let loaded = live.current().loaded.clone();
     let worker = worker::Worker {
         store: store.clone(),
-        flows,
+        flows: live.clone(),
         crm: vendors.crm.clone(),
         marketing: marketing_crm,
         wake: wake.clone(),
@@ -212,6 +249,7 @@ pub async fn run_with_clock(
     }
     tasks.spawn(timer_runner.run(stop_work.clone()));
     tasks.spawn(executor.run(stop_work.clone()));
+    tasks.spawn(live.clone().on_hangup(stop_work.clone()));
     if let Some(rules) = loaded
         .rules
         .clone()

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 /// The worker's parts.
 pub struct Worker {
     pub store: Store,
-    pub flows: Arc<Flows>,
+    /// The flows, swapped whole by a configuration reload; each round takes them afresh.
+    pub flows: Arc<super::reload::LiveFlows>,
     pub crm: Arc<dyn Crm>,
     /// The marketing CRM in front of `crm`, if configured.
     pub marketing: Option<Arc<dyn Crm>>,
@@ -67,7 +68,8 @@ impl Worker {
         if entries.is_empty() {
             return Ok(0);
         }
-        let fetched = self.fetch(&entries).await;
+        let flows = self.flows.current();
+        let fetched = self.fetch(&flows, &entries).await;
         let env = Env {
             store: &self.store,
             crm: self.crm.as_ref(),
@@ -77,11 +79,11 @@ impl Worker {
         for entry in &entries {
             let change = &entry.change;
             let record: Option<Record> = match &fetched {
-                Err(e) if self.needs_fetch(entry) => {
+                Err(e) if self.needs_fetch(&flows, entry) => {
                     self.failed(entry, e.class(), &e.to_string(), e.retry_after())?;
                     continue;
                 }
-                Ok(map) if self.needs_fetch(entry) => map
+                Ok(map) if self.needs_fetch(&flows, entry) => map
                     .get(&(
                         change.source.clone(),
                         change.object_type.clone(),
@@ -90,7 +92,7 @@ impl Worker {
                     .cloned(),
                 _ => change.snapshot.clone(),
             };
-            match self.flows.process(&env, change, record.as_ref()).await {
+            match flows.process(&env, change, record.as_ref()).await {
                 Ok(completion) => {
                     self.store.complete(entry.seq, completion)?;
                 }
@@ -146,10 +148,11 @@ impl Worker {
     /// CRM and object type. Keyed by (system, object, id).
     async fn fetch(
         &self,
+        flows: &Flows,
         entries: &[InboxEntry],
     ) -> Result<Fetched, handoff_connector::ConnectorError> {
         let mut wanted: HashMap<(String, String), Vec<String>> = HashMap::new();
-        for e in entries.iter().filter(|e| self.needs_fetch(e)) {
+        for e in entries.iter().filter(|e| self.needs_fetch(flows, e)) {
             let ids = wanted
                 .entry((e.change.source.clone(), e.change.object_type.clone()))
                 .or_default();
@@ -162,7 +165,7 @@ impl Worker {
             let Some(crm) = self.crm_of(&system) else {
                 continue;
             };
-            let fields = self.flows.loaded.fields_for(&object_type);
+            let fields = flows.loaded.fields_for(&object_type);
             for record in crm.read(&object_type, &ids, fields).await? {
                 out.insert(
                     (system.clone(), object_type.clone(), record.id.clone()),
@@ -189,10 +192,10 @@ impl Worker {
     /// CRM webhook (and replayed) changes carry no record: read it fresh, but only for the
     /// objects a mapping reads. Changes to others (cases and associations echoing handoff's
     /// own writes) are completed without a vendor call.
-    fn needs_fetch(&self, entry: &InboxEntry) -> bool {
+    fn needs_fetch(&self, flows: &Flows, entry: &InboxEntry) -> bool {
         self.crm_of(&entry.change.source).is_some_and(|crm| {
             needs_fetch(entry, crm.system(), |object| {
-                !self.flows.loaded.fields_for(object).is_empty()
+                !flows.loaded.fields_for(object).is_empty()
             })
         })
     }

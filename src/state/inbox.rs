@@ -100,6 +100,19 @@ impl Store {
         Ok(report)
     }
 
+    /// Adds `changes` an admin replays (a window of a change feed read again) without
+    /// deduplication, then returns once they are on disk. Their effects already applied are
+    /// skipped by the flows' saga keys.
+    pub async fn enqueue_replayed(&self, changes: Vec<Change>) -> Result<usize, StateError> {
+        let n = changes.len();
+        for change in changes {
+            self.requeue(change)?;
+        }
+        self.durable().await?;
+        metrics::counter!("handoff_inbox_replayed_total").increment(n as u64);
+        Ok(n)
+    }
+
     /// Re-adds a change without deduplication (an admin's replay of a dead letter).
     pub(super) fn requeue(&self, change: Change) -> Result<u64, StateError> {
         let seq = self.inner.db.generate_id()?;

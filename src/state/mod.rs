@@ -70,6 +70,10 @@ pub enum StateError {
 
 type FlushWaiter = oneshot::Sender<Result<(), String>>;
 
+/// The page cache of a store opened with [`Store::open`]: 16 MiB (the config's default
+/// `state.cache_mb`).
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The state store. Cheap to clone; clones share one database.
 ///
 /// Must be opened inside a tokio runtime (it starts the group-commit flusher task).
@@ -115,13 +119,24 @@ pub struct StatusReport {
     pub cursors: BTreeMap<String, String>,
     /// Bytes the database occupies on disk.
     pub size_on_disk: u64,
+    /// The live configuration (from a running daemon's admin API; absent when read from the
+    /// store directly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<crate::config::version::ConfigVersion>,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir` with a [`DEFAULT_CACHE_BYTES`] page cache.
     pub fn open(dir: &Path) -> Result<Store, StateError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in `dir` with a page cache of `cache_bytes` (sled's
+    /// `cache_capacity`; `state.cache_mb` in the config).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store, StateError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|source| StateError::Open {
@@ -243,6 +258,7 @@ impl Store {
             dead_letters: self.inner.dead.len(),
             cursors,
             size_on_disk: self.inner.db.size_on_disk().unwrap_or(0),
+            config: None,
         })
     }
 
