@@ -40,6 +40,9 @@ pub struct Config {
     pub closed_won: ClosedWonConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Reconciling what the CRM says changed with what handoff received.
+    #[serde(default)]
+    pub completeness: CompletenessConfig,
     /// Bounds on the public and admin listeners' connections.
     #[serde(default)]
     pub connections: ConnectionsConfig,
@@ -57,6 +60,51 @@ pub struct Config {
     /// Outgoing email (after-hours acknowledgements); see `smtp.rs`.
     #[serde(default)]
     pub smtp: Option<super::SmtpConfig>,
+}
+
+/// `completeness:` — the check no webhook or poll can make on itself: did handoff receive
+/// every change the CRM made? Every `every_s`, for each polled object, the closed window
+/// `[t − settle_s − every_s, t − settle_s)` is reconciled: the CRM's count of records last
+/// modified in it against the records handoff received with their last modification in it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletenessConfig {
+    /// Window length and period, s (default 3600; 0 turns the check off). Keep it under
+    /// `delivery.dedupe_retention_h`, whose keys it counts.
+    #[serde(default = "default_completeness_every_s")]
+    pub every_s: u64,
+    /// How long before now a window closes, s (default 600: late commits and webhook retries
+    /// settle first).
+    #[serde(default = "default_completeness_settle_s")]
+    pub settle_s: u64,
+    /// Re-read a window the CRM counts more records in than handoff received (a window
+    /// replay; effects already applied are skipped). Default false: report only.
+    #[serde(default)]
+    pub replay_missing: bool,
+    /// Consecutive failed polls after which a feed counts as stalled (default 3).
+    #[serde(default = "default_stalled_after")]
+    pub stalled_after_polls: u32,
+}
+
+impl Default for CompletenessConfig {
+    fn default() -> Self {
+        Self {
+            every_s: default_completeness_every_s(),
+            settle_s: default_completeness_settle_s(),
+            replay_missing: false,
+            stalled_after_polls: default_stalled_after(),
+        }
+    }
+}
+
+fn default_completeness_every_s() -> u64 {
+    3600
+}
+fn default_completeness_settle_s() -> u64 {
+    600
+}
+fn default_stalled_after() -> u32 {
+    3
 }
 
 /// `state:` — the state store (sled) in `state_dir`.

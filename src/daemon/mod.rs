@@ -10,6 +10,7 @@
 //! is in sled and resumes at the next start.
 
 pub mod admin;
+pub mod completeness;
 pub mod listener;
 pub mod load;
 pub mod poller;
@@ -157,7 +158,7 @@ pub async fn run_with_clock(
         wake: wake.clone(),
         executor_wake: executor_wake.clone(),
         live: Some(live.clone()),
-        replayer: Some(replayer),
+        replayer: Some(replayer.clone()),
     });
     tracing::info!(public = %listeners.public.local_addr()?, admin = %listeners.admin.local_addr()?, "listening");
     let limits = listener::ConnectionLimits {
@@ -207,6 +208,7 @@ pub async fn run_with_clock(
                 schedule: poller::Poller::schedule(&poll.schedule.value)
                     .expect("schedule is checked at config load"),
                 wake: wake.clone(),
+                stalled_after: cfg.completeness.stalled_after_polls,
             })
         })
         .collect();
@@ -250,6 +252,31 @@ pub async fn run_with_clock(
     tasks.spawn(timer_runner.run(stop_work.clone()));
     tasks.spawn(executor.run(stop_work.clone()));
     tasks.spawn(live.clone().on_hangup(stop_work.clone()));
+    let reconciled = std::iter::once((vendors.crm.clone(), vendors.crm_poll.clone()))
+        .chain(
+            vendors
+                .marketing
+                .as_ref()
+                .map(|m| (m.crm.clone(), m.poll.clone())),
+        )
+        .filter_map(|(crm, poll)| Some((crm, poll?.1.objects.clone())))
+        .flat_map(|(crm, objects)| {
+            objects.into_iter().map(move |object| completeness::Feed {
+                crm: crm.clone(),
+                object,
+            })
+        })
+        .collect();
+    tasks.spawn(
+        completeness::Completeness {
+            feeds: reconciled,
+            store: store.clone(),
+            config: cfg.completeness.clone(),
+            replayer,
+            clock: clock.clone(),
+        }
+        .run(stop_work.clone()),
+    );
     if let Some(rules) = loaded
         .rules
         .clone()

@@ -20,6 +20,9 @@ pub struct Poller {
     pub objects: Vec<String>,
     pub schedule: cron::Schedule,
     pub wake: Arc<Notify>,
+    /// Consecutive failed polls of an object after which its feed counts as stalled
+    /// (`completeness.stalled_after_polls`).
+    pub stalled_after: u32,
 }
 
 /// Why a poll stopped.
@@ -39,6 +42,7 @@ impl Poller {
 
     /// Polls at every tick of the schedule until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures = vec![0u32; self.objects.len()];
         loop {
             let Some(next) = self.schedule.upcoming(chrono::Utc).next() else {
                 tracing::warn!("poll schedule has no upcoming run; polling stops");
@@ -49,13 +53,25 @@ impl Poller {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,
             }
-            for object in &self.objects {
+            for (i, object) in self.objects.iter().enumerate() {
+                let feed = format!("{}:{object}", self.source);
                 match self.poll_object(object).await {
-                    Ok(n) => tracing::debug!(source = self.source, object, changes = n, "polled"),
+                    Ok(n) => {
+                        failures[i] = 0;
+                        tracing::debug!(source = self.source, object, changes = n, "polled");
+                    }
                     Err(e) => {
-                        tracing::warn!(source = self.source, object, error = %e, "poll failed; next tick retries")
+                        failures[i] += 1;
+                        if failures[i] == self.stalled_after.max(1) {
+                            tracing::error!(feed, failures = failures[i], error = %e, "feed stalled: its cursor cannot advance");
+                        } else {
+                            tracing::warn!(source = self.source, object, error = %e, "poll failed; next tick retries");
+                        }
                     }
                 }
+                let stalled = failures[i] >= self.stalled_after.max(1);
+                metrics::gauge!("handoff_feed_stalled", "feed" => feed)
+                    .set(f64::from(u8::from(stalled)));
             }
         }
     }
@@ -84,6 +100,13 @@ impl Poller {
             if let Some(next) = &batch.next_cursor {
                 self.store.advance_cursor(&feed_name, next).await?;
             }
+            let now_s = handoff_connector::now_ms() as f64 / 1000.0;
+            metrics::gauge!("handoff_feed_last_poll_timestamp_seconds", "feed" => feed_name.clone())
+                .set(now_s);
+            if let Some(at) = self.store.cursor(&feed_name)?.and_then(|c| cursor_ms(&c.0)) {
+                metrics::gauge!("handoff_feed_cursor_age_seconds", "feed" => feed_name.clone())
+                    .set((now_s - at as f64 / 1000.0).max(0.0));
+            }
             metrics::counter!("handoff_poll_changes_total", "vendor" => self.source)
                 .increment(report.accepted as u64);
             if !batch.more {
@@ -91,4 +114,11 @@ impl Poller {
             }
         }
     }
+}
+
+/// The time a cursor names, UTC ms, when it starts with one (both CRM feeds' cursors do:
+/// HubSpot `<ms>`, Salesforce `<ms>:<Id>`).
+fn cursor_ms(cursor: &str) -> Option<i64> {
+    let digits: String = cursor.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }

@@ -168,6 +168,39 @@ impl Store {
         Ok(())
     }
 
+    /// How many records of `system:object` handoff received a version of whose newest received
+    /// version was modified in `[from_ms, to_ms)` (UTC ms): the count a CRM's "last modified in
+    /// the window" is compared with. Read from the dedupe keys (`version:<record key>@<ms>`),
+    /// so it covers what is younger than `delivery.dedupe_retention_h`.
+    pub fn records_last_modified_in(
+        &self,
+        system: &str,
+        object: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<u64, StateError> {
+        let prefix = format!("version:{system}:{object}:");
+        let mut newest: std::collections::HashMap<Vec<u8>, i64> = Default::default();
+        for item in self.inner.seen.scan_prefix(prefix.as_bytes()) {
+            let (k, _) = item?;
+            let Some(at) = k.iter().rposition(|b| *b == b'@') else {
+                continue;
+            };
+            let Some(ms) = std::str::from_utf8(&k[at + 1..])
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let e = newest.entry(k[..at].to_vec()).or_insert(ms);
+            *e = (*e).max(ms);
+        }
+        Ok(newest
+            .values()
+            .filter(|ms| (from_ms..to_ms).contains(ms))
+            .count() as u64)
+    }
+
     /// Forgets dedupe keys received before `cutoff_ms` (UTC), so `seen` stays bounded. Returns
     /// how many were removed.
     pub fn prune_seen(&self, cutoff_ms: i64) -> Result<usize, StateError> {

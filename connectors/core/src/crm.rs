@@ -246,6 +246,20 @@ pub trait Crm: Send + Sync {
         links: &'a [RecordKey],
     ) -> BoxFuture<'a, Result<CaseRef, ConnectorError>>;
 
+    /// How many records of `object` the CRM says were last modified in `[from_ms, to_ms)`
+    /// (UTC ms): HubSpot search `total` on the object's last-modified property; Salesforce
+    /// `SELECT COUNT() FROM <object> WHERE SystemModstamp >= from AND SystemModstamp < to`
+    /// (whole seconds). One call. The completeness check compares it with the records handoff
+    /// received for the same window.
+    ///
+    /// Errors: an object the CRM does not have is [`ConnectorError::Config`].
+    fn count_modified<'a>(
+        &'a self,
+        object: &'a str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<u64, ConnectorError>>;
+
     /// Whether `owner_id` is the user handoff itself signs in as (Salesforce: the integration
     /// user, who owns the Leads handoff creates until they are routed). Such an owner is no
     /// owner for routing. `false` when the CRM has no such user or it is not known yet.

@@ -336,6 +336,27 @@ impl Crm for MemoryCrm {
         ready(lead)
     }
 
+    fn count_modified<'a>(
+        &'a self,
+        object: &'a str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<u64, ConnectorError>> {
+        let n = lock(&self.records)
+            .values()
+            .filter(|r| r.object_type == object)
+            .filter_map(|r| {
+                prop_of(
+                    r,
+                    &["hs_lastmodifieddate", "lastmodifieddate", "SystemModstamp"],
+                )
+            })
+            .filter_map(|v| crate::time::parse_ms(&v))
+            .filter(|ms| (from_ms..to_ms).contains(ms))
+            .count();
+        ready(n as u64)
+    }
+
     fn case_conversation<'a>(
         &'a self,
         case: &'a RecordKey,

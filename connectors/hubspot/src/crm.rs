@@ -253,6 +253,33 @@ impl Crm for HubSpotCrm {
         })
     }
 
+    fn count_modified<'a>(
+        &'a self,
+        object: &'a str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<u64, ConnectorError>> {
+        Box::pin(async move {
+            let kind: ObjectType = object.parse().map_err(|_| ConnectorError::Config {
+                vendor: VENDOR,
+                reason: format!("no HubSpot object `{object}` to count"),
+            })?;
+            let modified = kind.modified_property();
+            let request = SearchRequest {
+                filter_groups: vec![FilterGroup {
+                    filters: vec![
+                        Filter::new(modified, Operator::Gte, from_ms.to_string()),
+                        Filter::new(modified, Operator::Lt, to_ms.to_string()),
+                    ],
+                }],
+                properties: vec!["hs_object_id".into()],
+                limit: Some(1),
+                ..Default::default()
+            };
+            Ok(self.client.search(kind.name(), &request).await?.total)
+        })
+    }
+
     fn emails_where<'a>(
         &'a self,
         query: &'a EmailQuery,

@@ -312,6 +312,21 @@ impl Crm for SalesforceCrm {
         })
     }
 
+    fn count_modified<'a>(
+        &'a self,
+        object: &'a str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<u64, ConnectorError>> {
+        Box::pin(async move {
+            let soql = Select::count(object)?
+                .filter(Cond::ge("SystemModstamp", Literal::DateTime(from_ms))?)
+                .filter(Cond::lt("SystemModstamp", Literal::DateTime(to_ms))?)
+                .build();
+            self.client.count(&soql).await
+        })
+    }
+
     fn emails_where<'a>(
         &'a self,
         query: &'a EmailQuery,

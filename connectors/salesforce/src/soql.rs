@@ -108,6 +108,10 @@ impl Cond {
     pub fn ge(field: &str, value: Literal<'_>) -> Result<Self, SoqlError> {
         Self::cmp(field, ">=", value)
     }
+    /// `field < value`.
+    pub fn lt(field: &str, value: Literal<'_>) -> Result<Self, SoqlError> {
+        Self::cmp(field, "<", value)
+    }
     /// `field IN ('a', 'b')`; `values` must not be empty (SOQL has no empty list).
     pub fn is_in<S: AsRef<str>>(field: &str, values: &[S]) -> Result<Self, SoqlError> {
         if values.is_empty() {
