@@ -415,3 +415,59 @@ async fn a_person_who_is_a_salesforce_contact_keeps_the_owner_of_their_account()
     assert!(env.audit_events(&record, "promoted").await.is_empty());
     assert!(env.dead_letters().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_violation_flag_a_hubspot_owner_change_at_a_sales_stage_is_left_and_flagged() {
+    let mut env = TestEnv::new(Options {
+        marketing: true,
+        ..Options::on(CrmKind::Salesforce)
+    })
+    .await;
+    env.use_rules(WEST_SLA_RULES, "");
+    let config = std::fs::read_to_string(&env.config_path).unwrap();
+    let flagged = config.replacen(
+        "  owner_of_record:\n",
+        "  on_violation: flag\n  owner_of_record:\n",
+        1,
+    );
+    assert_ne!(config, flagged);
+    std::fs::write(&env.config_path, flagged).unwrap();
+    env.start_in_process().await;
+    let email = "flagged@northwind-traders.io";
+    let contact = env.create_lead(email, json!({}));
+    let (id, owner) = routed_lead(&env, email).await;
+    assert!(hubspot_shows_owner(&env, &contact, &owner).await);
+    env.wait_idle(WAIT, Duration::from_millis(500)).await;
+    let other = WEST.iter().find(|e| **e != owner).unwrap().to_string();
+
+    env.hubspot
+        .update_object(
+            "contacts",
+            &contact,
+            props(json!({
+                "lifecyclestage": "salesqualifiedlead",
+                "hubspot_owner_id": hubspot_owner(&env, &other),
+            })),
+        )
+        .unwrap();
+    let record = format!("hubspot:contacts:{contact}");
+    let changes = env.wait_audit(&record, "owner_change", WAIT).await;
+    assert_eq!(changes[0]["detail"]["action"], "flagged", "{changes:?}");
+    assert_eq!(changes[0]["detail"]["owner_of_record"], owner.as_str());
+    env.wait_idle(WAIT, Duration::from_millis(500)).await;
+    // Left as the HubSpot user set it; Salesforce keeps its owner; the manager is told once.
+    assert!(hubspot_shows_owner(&env, &contact, &other).await);
+    assert_eq!(env.lead_owner_email(&id).as_deref(), Some(owner.as_str()));
+    let dms: Vec<Value> = env
+        .slack
+        .dm_messages_for("cleo.central@example.com")
+        .into_iter()
+        .filter(|m| m["text"].as_str().unwrap_or("").contains("flagged"))
+        .collect();
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    assert!(env
+        .audit_events(&record, "owner_mirrored")
+        .await
+        .iter()
+        .all(|e| e["detail"]["found_by"] != "marketing"));
+}

@@ -27,6 +27,7 @@ fn every_shipped_mapping_parses_and_reads_or_writes_one_crm() {
     assert_eq!(
         names,
         [
+            "case-to-salesforce-case",
             "hubspot-company-to-account",
             "hubspot-contact-to-lead",
             "hubspot-contact-to-salesforce-lead",
@@ -36,6 +37,7 @@ fn every_shipped_mapping_parses_and_reads_or_writes_one_crm() {
             "onboarding-to-hubspot-ticket",
             "onboarding-to-salesforce-case",
             "salesforce-account-to-account",
+            "salesforce-case-to-case",
             "salesforce-lead-to-lead",
             "salesforce-opportunity-to-onboarding",
             "salesforce-task-to-activity",

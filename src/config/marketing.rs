@@ -13,6 +13,9 @@
 //!   owner_of_record:                      # which CRM owns the owner field, by stage
 //!     - { stages: [subscriber, lead], crm: marketing }
 //!     - { stages: [MQL, SQL, opportunity, customer], crm: sales }
+//!   on_violation: revert                  # (default) an owner change in the marketing CRM at a
+//!                                         # sales stage: revert (write the sales owner back over
+//!                                         # it) or flag (leave it, DM the sales owner's manager)
 //!   write_back_stages: [SQL, opportunity, customer]   # (default) sales stages written back, in order
 //!   disqualified_statuses: [UNQUALIFIED]  # (default) sales lead statuses written back as rejected
 //!   won_stage: customer                   # (default) written back to a won deal's contacts
@@ -75,6 +78,10 @@ pub struct MarketingConfig {
     pub handoff_stages: Vec<String>,
     /// Which CRM owns the owner field, by stage; stages no entry lists are not governed.
     pub owner_of_record: Vec<StageCrm>,
+    /// What an owner change made in the marketing CRM at a stage the sales CRM owns gets:
+    /// `revert` (default) or `flag`.
+    #[serde(default)]
+    pub on_violation: super::ownership::OnViolation,
     /// Stages of the sales CRM's mapped lead written back to the contact, in funnel order
     /// (only forward); default `SQL`, `opportunity`, `customer`.
     #[serde(default = "default_write_back_stages")]

@@ -2,6 +2,7 @@
 
 use super::super::writes::LeadUpdate;
 use super::super::{Env, FlowError, Flows};
+use crate::config::ownership::OnViolation;
 use crate::state::{AuditEntry, Completion, Saga};
 use handoff_connector::{Change, IdempotencyKey, RecordKey};
 use serde_json::json;
@@ -44,6 +45,24 @@ pub(super) fn follow(
         return Ok(None);
     }
     let record_key = contact.to_string();
+    let flag = from == "marketing"
+        && flows
+            .loaded
+            .config
+            .marketing
+            .as_ref()
+            .is_some_and(|m| m.on_violation == OnViolation::Flag);
+    if flag {
+        return flagged(
+            flows,
+            env,
+            change,
+            &record_key,
+            current,
+            &sales_owner,
+            sales_record,
+        );
+    }
     let key = format!("owner-mirror:{record_key}:{}", change.modified_at_ms);
     if env.store.saga(&key)?.is_some() {
         return Ok(None);
@@ -84,4 +103,73 @@ pub(super) fn follow(
         audit: vec![audit],
         ..Completion::default()
     }))
+}
+
+/// `marketing.on_violation: flag`: a marketing CRM user set the contact's owner at a stage the
+/// sales CRM owns. The contact is left as it is; the change is audited (`owner_change`, action
+/// `flagged`), counted, and the sales owner's manager gets one DM per change (saga
+/// `owner-flag:<contact>:<ms>`, the manager from the lead routing rules; no DM without one).
+fn flagged(
+    flows: &Flows,
+    env: &Env<'_>,
+    change: &Change,
+    record_key: &str,
+    current: Option<&str>,
+    sales_owner: &crate::flows::owners::Owner,
+    sales_record: &RecordKey,
+) -> Result<Option<Completion>, FlowError> {
+    let key = crate::flows::ownership::flag_saga_key(record_key, change.modified_at_ms);
+    if env.store.saga(&key)?.is_some() {
+        return Ok(None);
+    }
+    let text = format!(
+        "Owner changed in {} on {record_key} at a stage {} owns: owner {} was set; the owner of record is still {} ({sales_record}). Left as is (flagged).",
+        change.source,
+        sales_record.system,
+        current.unwrap_or("(none)"),
+        sales_owner.email
+    );
+    let manager = flows
+        .loaded
+        .rules()
+        .and_then(|r| r.manager_of(&sales_owner.email))
+        .map(str::to_string);
+    let mut done = Completion::default();
+    if let Some(manager) = &manager {
+        let blocks = json!([{"type": "section", "text": {"type": "mrkdwn", "text": text}}]);
+        done.sagas.push(Saga::new(
+            key.clone(),
+            "ownership",
+            record_key,
+            vec![super::super::dm_step(
+                &key,
+                "notify_manager",
+                manager,
+                text.clone(),
+                blocks,
+            )],
+            env.now_ms,
+        ));
+    }
+    done.audit.push(AuditEntry::new(
+        env.now_ms,
+        record_key,
+        "owner_change",
+        format!(
+            "owner {} in {} at a sales stage (system of record: {}): flagged",
+            current.unwrap_or("(none)"),
+            change.source,
+            sales_record.system
+        ),
+        json!({
+            "action": "flagged",
+            "to_owner_id": current,
+            "owner_of_record": sales_owner.email,
+            "sales_record": sales_record.to_string(),
+            "manager": manager,
+        }),
+    ));
+    metrics::counter!("handoff_owner_changes_total", "crm" => change.source.clone(), "action" => "flagged", "system" => change.source.clone())
+        .increment(1);
+    Ok(Some(done))
 }
