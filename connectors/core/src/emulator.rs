@@ -38,13 +38,17 @@ impl PinnedClock {
     }
 }
 
-/// A fixed-window quota: at most `limit` requests per `window` for each key (token).
+/// A quota of at most `limit` requests per `window` for each key (token): a fixed window
+/// (it starts at the first request after the previous one ended) or a sliding one (the last
+/// `window` before each request), as [`RateWindow::new`] or [`RateWindow::sliding`].
 #[derive(Debug)]
 pub struct RateWindow {
     limit: u32,
     window: Duration,
     enabled: std::sync::atomic::AtomicBool,
     counters: Mutex<HashMap<String, (Instant, u32)>>,
+    /// Sliding mode: the send times within the window, per key, oldest first.
+    sliding: Option<Mutex<HashMap<String, std::collections::VecDeque<Instant>>>>,
 }
 
 /// The answer of [`RateWindow::check`] when over quota.
@@ -57,13 +61,22 @@ pub struct OverQuota {
 }
 
 impl RateWindow {
-    /// A quota of `limit` requests per `window`, enforced from the start.
+    /// A fixed-window quota of `limit` requests per `window`, enforced from the start.
     pub fn new(limit: u32, window: Duration) -> Self {
         Self {
             limit,
             window,
             enabled: std::sync::atomic::AtomicBool::new(true),
             counters: Mutex::new(HashMap::new()),
+            sliding: None,
+        }
+    }
+
+    /// A sliding-window quota: at most `limit` requests in any `window`.
+    pub fn sliding(limit: u32, window: Duration) -> Self {
+        Self {
+            sliding: Some(Mutex::new(HashMap::new())),
+            ..Self::new(limit, window)
         }
     }
 
@@ -78,6 +91,27 @@ impl RateWindow {
             return Ok(self.limit);
         }
         let now = Instant::now();
+        if let Some(sliding) = &self.sliding {
+            let mut times = sliding.lock().unwrap_or_else(|p| p.into_inner());
+            let sent = times.entry(key.to_string()).or_default();
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= self.window)
+            {
+                sent.pop_front();
+            }
+            if sent.len() as u32 >= self.limit {
+                let left = self
+                    .window
+                    .saturating_sub(now.duration_since(*sent.front().expect("limit ≥ 1")));
+                return Err(OverQuota {
+                    retry_after_secs: left.as_secs_f64().ceil().max(1.0) as u64,
+                    limit: self.limit,
+                });
+            }
+            sent.push_back(now);
+            return Ok(self.limit - sent.len() as u32);
+        }
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         // Prune windows that ended, so the map stays bounded by the active keys.
         if counters.len() > 1024 {

@@ -44,6 +44,12 @@ pub trait VendorHooks: Send + Sync {
         Ok(())
     }
 
+    /// A pacer for the vendor's reported window quota ([`crate::pacing`]), consulted before
+    /// each attempt and told each answer; `None` (the default) paces by the local budget only.
+    fn pacer(&self) -> Option<&crate::pacing::WindowPacer> {
+        None
+    }
+
     /// Sees the status and headers of every response, success or not.
     fn on_response(&self, status: StatusCode, headers: &HeaderMap) {
         let _ = (status, headers);
@@ -383,15 +389,37 @@ impl VendorClient {
                 )
                 .body(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Transient {
-                vendor: self.vendor,
-                reason: transport_reason(&e),
-            })?;
+        let pacer = self.hooks.as_ref().and_then(|h| h.pacer());
+        let slot = match pacer {
+            Some(p) => Some(loop {
+                match p.take() {
+                    Ok(slot) => break slot,
+                    Err(wait) => {
+                        metrics::counter!("handoff_vendor_paced_total", "vendor" => self.vendor)
+                            .increment(1);
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }),
+            None => None,
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                if let (Some(p), Some(slot)) = (pacer, slot) {
+                    p.abandoned(slot);
+                }
+                return Err(ConnectorError::Transient {
+                    vendor: self.vendor,
+                    reason: transport_reason(&e),
+                });
+            }
+        };
         let status = response.status();
         let response_headers = response.headers().clone();
+        if let (Some(p), Some(slot)) = (pacer, slot) {
+            p.answered(slot, &response_headers);
+        }
         if let Some(hooks) = &self.hooks {
             hooks.on_response(status, &response_headers);
         }

@@ -33,6 +33,7 @@ pub mod http;
 pub mod key;
 #[cfg(feature = "emulator")]
 pub mod memory_crm;
+pub mod pacing;
 pub mod person;
 pub mod pm;
 pub mod record;

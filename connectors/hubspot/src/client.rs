@@ -12,10 +12,14 @@ use crate::config::HubSpotConfig;
 use crate::objects::ObjectType;
 use crate::search::{SearchPage, SearchRequest};
 use crate::wire::{ApiObject, BatchResponse, ListPage, ValueWithTimestamp};
-use handoff_connector::{ClientConfig, ConnectorError, IdempotencyKey, Record, VendorClient};
+use handoff_connector::pacing::{QuotaHeaders, WindowPacer};
+use handoff_connector::{
+    ClientConfig, ConnectorError, IdempotencyKey, Record, VendorClient, VendorHooks,
+};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The vendor name in errors and metrics.
@@ -59,6 +63,25 @@ pub struct OwnerTeam {
     pub primary: bool,
 }
 
+/// The ten-second quota's headers on every non-search answer (NOTES §1.4:
+/// `X-HubSpot-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds`). Search answers carry
+/// none; its own limit (per second) is paced locally.
+pub const TEN_SECOND_QUOTA: QuotaHeaders = QuotaHeaders {
+    max: "x-hubspot-ratelimit-max",
+    remaining: "x-hubspot-ratelimit-remaining",
+    interval_ms: "x-hubspot-ratelimit-interval-milliseconds",
+};
+
+/// Paces ordinary calls to the ten-second quota HubSpot reports, so a busy client uses the
+/// whole window and draws no 429 ([`handoff_connector::pacing`]).
+struct QuotaPacing(WindowPacer);
+
+impl VendorHooks for QuotaPacing {
+    fn pacer(&self) -> Option<&WindowPacer> {
+        Some(&self.0)
+    }
+}
+
 /// The HubSpot CRM client. Cheap to clone; clones share both rate limiters.
 #[derive(Clone)]
 pub struct HubSpotClient {
@@ -89,7 +112,8 @@ impl HubSpotClient {
         search.requests_per_window = config.search_requests_per_second;
         search.window = Duration::from_secs(1);
         Ok(Self {
-            api: VendorClient::new(VENDOR, api)?,
+            api: VendorClient::new(VENDOR, api)?
+                .with_hooks(Arc::new(QuotaPacing(WindowPacer::new(TEN_SECOND_QUOTA)))),
             search: VendorClient::new(VENDOR, search)?,
         })
     }

@@ -81,6 +81,9 @@ pub(crate) async fn gate(
             )
             .into_response();
             if !search {
+                inner
+                    .rate_limited
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 limit_headers(&emu, response.headers_mut(), 0);
             }
             return response;

@@ -71,8 +71,16 @@ pub struct EmulatorConfig {
     pub portal_id: u64,
     /// The app id in webhook events (`appId`).
     pub app_id: u64,
-    /// Enforce 190 requests / 10 s and 5 searches / s per token (default true).
+    /// Enforce the ten-second quota (`ten_second_limit` per `ten_second_window`) and 5
+    /// searches / s per token (default true).
     pub rate_limits: bool,
+    /// Requests per ten-second window (default 190, a private app's burst limit, NOTES §1.4).
+    pub ten_second_limit: u32,
+    /// That window (default 10 s; tests shorten it).
+    pub ten_second_window: Duration,
+    /// Count the window as sliding (the last `ten_second_window` before each request) instead
+    /// of fixed (default false).
+    pub sliding_window: bool,
     /// Where webhooks are POSTed; `None` delivers none.
     pub webhook_target: Option<url::Url>,
     /// How failed deliveries are retried (default [`WebhookRetry::FAST`]; HubSpot's own
@@ -91,6 +99,9 @@ impl Default for EmulatorConfig {
             portal_id: 62515,
             app_id: 54321,
             rate_limits: true,
+            ten_second_limit: 190,
+            ten_second_window: Duration::from_secs(10),
+            sliding_window: false,
             webhook_target: None,
             webhook_retry: WebhookRetry::default(),
             webhook_queue_capacity: DEFAULT_QUEUE_CAPACITY,
@@ -106,6 +117,9 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("portal_id", &self.portal_id)
             .field("app_id", &self.app_id)
             .field("rate_limits", &self.rate_limits)
+            .field("ten_second_limit", &self.ten_second_limit)
+            .field("ten_second_window", &self.ten_second_window)
+            .field("sliding_window", &self.sliding_window)
             .field(
                 "webhook_target",
                 &self.webhook_target.as_ref().map(|u| u.as_str()),
@@ -130,6 +144,8 @@ struct Inner {
     search_window: RateWindow,
     faults: Faults,
     requests: AtomicU64,
+    /// Requests refused by the ten-second quota (429).
+    rate_limited: AtomicU64,
     /// Writes whose answer is lost: performed, then answered 500
     /// ([`HubSpotEmulator::lose_next_write_answers`]).
     lost_answers: AtomicU32,
@@ -173,7 +189,11 @@ fn parse_id(kind: ObjectType, id: &str) -> Result<u64, EmulatorError> {
 impl HubSpotEmulator {
     /// An empty portal (no records, no owners).
     pub fn new(config: EmulatorConfig) -> Self {
-        let ten_second_window = RateWindow::new(190, Duration::from_secs(10));
+        let ten_second_window = if config.sliding_window {
+            RateWindow::sliding(config.ten_second_limit.max(1), config.ten_second_window)
+        } else {
+            RateWindow::new(config.ten_second_limit.max(1), config.ten_second_window)
+        };
         let search_window = RateWindow::new(5, Duration::from_secs(1));
         ten_second_window.set_enabled(config.rate_limits);
         search_window.set_enabled(config.rate_limits);
@@ -186,6 +206,7 @@ impl HubSpotEmulator {
                 search_window,
                 faults: Faults::default(),
                 requests: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
                 lost_answers: AtomicU32::new(0),
                 clock: Default::default(),
                 outbox,
@@ -377,6 +398,11 @@ impl HubSpotEmulator {
     pub fn set_rate_limits(&self, on: bool) {
         self.inner.ten_second_window.set_enabled(on);
         self.inner.search_window.set_enabled(on);
+    }
+
+    /// Requests the ten-second quota refused (429) so far.
+    pub fn rate_limited_count(&self) -> u64 {
+        self.inner.rate_limited.load(Ordering::SeqCst)
     }
 
     /// HTTP requests served so far (including refused ones).
