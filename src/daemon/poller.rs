@@ -117,7 +117,7 @@ impl Poller {
 }
 
 /// The time a cursor names, UTC ms, when it starts with one (both CRM feeds' cursors do:
-/// HubSpot `<ms>`, Salesforce `<ms>:<Id>`).
+/// `<ms>` and `<ms>:<Id>`).
 fn cursor_ms(cursor: &str) -> Option<i64> {
     let digits: String = cursor.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()

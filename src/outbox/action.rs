@@ -63,8 +63,8 @@ pub enum Action {
         fields: serde_json::Map<String, serde_json::Value>,
     },
     /// Add the internal note `body` to the case `case` once, found again by the step's
-    /// idempotency key after a crash ([`handoff_connector::Crm::add_case_note`]: a Salesforce
-    /// `CaseComment`, a note on a HubSpot ticket). Result: `note_id`.
+    /// idempotency key after a crash ([`handoff_connector::Crm::add_case_note`]: a private
+    /// comment or note on the CRM's case). Result: `note_id`.
     CrmCaseNote { case: RecordKey, body: String },
     /// Create the project `name` from the PM tool's template named `template`, once (looked up
     /// by `name` when a previous attempt's outcome is unknown). Result: `project_id`,

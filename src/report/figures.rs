@@ -652,13 +652,7 @@ mod tests {
     const HOUR: i64 = 3_600_000;
 
     fn ce(at_ms: i64, case: &str, kind: &str, detail: Value) -> AuditEntry {
-        AuditEntry::new(
-            at_ms,
-            &format!("salesforce:Case:{case}"),
-            kind,
-            kind,
-            detail,
-        )
+        AuditEntry::new(at_ms, &format!("crm:cases:{case}"), kind, kind, detail)
     }
 
     fn opened(at_ms: i64, case: &str, bot: bool, priority: &str) -> AuditEntry {
@@ -958,7 +952,7 @@ mod tests {
     fn no_case_entries_no_case_view() {
         let lead = AuditEntry::new(
             T0,
-            "hubspot:contacts:1",
+            "crm:people:1",
             "routed",
             "routed",
             json!({"owner_email": "a@x.com", "team": "West"}),
@@ -987,7 +981,7 @@ mod tests {
         let mut entries = case_trail();
         entries.push(AuditEntry::new(
             T0,
-            "hubspot:contacts:1",
+            "crm:people:1",
             "routed",
             "routed",
             json!({"owner_email": "a@x.com", "team": "West"}),

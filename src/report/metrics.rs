@@ -196,7 +196,7 @@ mod tests {
     fn case_gauges_follow_the_case_view_and_stay_away_without_it() {
         let lead = AuditEntry::new(
             0,
-            "hubspot:contacts:1",
+            "crm:people:1",
             "rejected",
             "rejected",
             json!({"reason": "duplicate"}),
@@ -204,7 +204,7 @@ mod tests {
         assert!(!render(std::slice::from_ref(&lead)).contains("handoff_report_case_"));
 
         let case = |at: i64, kind: &str, detail: serde_json::Value| {
-            AuditEntry::new(at, "salesforce:Case:1", kind, kind, detail)
+            AuditEntry::new(at, "crm:cases:1", kind, kind, detail)
         };
         let response = |waited_ms: i64, tier: &str, within: bool| {
             case(

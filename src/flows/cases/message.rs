@@ -160,7 +160,7 @@ mod tests {
             deals: vec!["Acme renewal — 12000 — Closed Won".into()],
         };
         let turns = vec!["Visitor: refund please".to_string()];
-        let r = case_ref("salesforce:Case:500A", 1);
+        let r = case_ref("crm:cases:500A", 1);
         let (text, blocks) = agent_message(&CaseMessage {
             case: &case,
             case_ref: &r,
@@ -183,12 +183,12 @@ mod tests {
             .contains("> Visitor: refund please"));
         let actions = &blocks.last().unwrap()["elements"];
         assert_eq!(actions[0]["action_id"], ACCEPT_ACTION);
-        assert_eq!(actions[0]["value"], "case:salesforce:Case:500A@1");
+        assert_eq!(actions[0]["value"], "case:crm:cases:500A@1");
         assert_eq!(actions[1]["url"], "https://crm/500A");
         assert_eq!(
-            parse_case_ref("case:salesforce:Case:500A@3"),
-            Some(("salesforce:Case:500A", 3))
+            parse_case_ref("case:crm:cases:500A@3"),
+            Some(("crm:cases:500A", 3))
         );
-        assert_eq!(parse_case_ref("salesforce:Lead:1"), None);
+        assert_eq!(parse_case_ref("crm:people:1"), None);
     }
 }

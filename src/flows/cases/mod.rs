@@ -2,7 +2,7 @@
 //! agent, and tier 1 hands a case to tier 2 with a written handoff note, so the customer never
 //! repeats themselves.
 //!
-//! Every change of a CRM case (Salesforce `Case`, HubSpot ticket) comes here with the case
+//! Every change of a CRM case (the CRM's case or ticket object) comes here with the case
 //! read fresh and mapped by `cases.mapping`; handoff keeps a [`CaseState`] per case.
 //!
 //! | what | when | sagas (keys) |

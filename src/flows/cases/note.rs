@@ -1,5 +1,5 @@
 //! The handoff note: what an L2 agent needs so the customer never repeats themselves, posted
-//! on the case itself (a Salesforce `CaseComment`, a note on a HubSpot ticket) and sent in the
+//! on the case itself (a private comment or note, [`handoff_connector::Crm::add_case_note`]) and sent in the
 //! L2 agent's DM.
 //!
 //! ```text
@@ -19,7 +19,7 @@
 //! when the first was and quotes only the L1 work since then: one note per escalation, never
 //! two for one (each is an idempotent step keyed by the escalation number).
 //!
-//! Salesforce caps `CaseComment.CommentBody` at 4,000 characters (unverified; the field
+//! Case comments hold at most 4,000 characters in one of the two CRMs (unverified: its field
 //! reference's length); the note is cut at [`MAX_NOTE_CHARS`] with an ellipsis, leaving room
 //! for the idempotency marker.
 
@@ -156,7 +156,7 @@ fn customer_messages(input: &NoteInput<'_>) -> Vec<String> {
 }
 
 /// A transcript line spoken by the customer (`Visitor: …`, `Customer: …`, optionally after a
-/// `( 12s )` time stamp, as Salesforce chat transcripts write turns).
+/// `( 12s )` time stamp, as chat transcripts write turns).
 pub fn is_customer_turn(line: &str) -> bool {
     let line = line
         .strip_prefix('(')
@@ -233,7 +233,7 @@ mod tests {
     }
 
     fn state() -> CaseState {
-        let mut s = CaseState::new("salesforce:Case:500A", true, "High", 0);
+        let mut s = CaseState::new("crm:cases:500A", true, "High", 0);
         s.observe_status("New", 0);
         s.observe_status("Escalated", 2_520_000);
         s.assign("ana@example.com", "005A", 60_000);
