@@ -11,6 +11,7 @@
 //! * An unanswered offer: reminder, breach DM to the pool's lead, reassignment to the other L1
 //!   agent; Accept on the old DM is stale.
 //! * An L2 owner's public comment is the first response: no breach follows.
+//! * A case handoff opened itself (an onboarding case) is left alone.
 //! * A Low case still in L1 after its age limit (30 business minutes) is escalated once, even
 //!   when handoff's own status write comes back through the feed.
 
@@ -465,4 +466,23 @@ async fn a_case_past_its_l1_age_is_escalated_once() {
     assert_eq!(t.case(&id)["Status"], "Escalated");
     assert_eq!(t.notes(&id).len(), 1);
     assert!(L2.contains(&t.owner_of(&id).unwrap().as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_handoff_opened_itself_is_not_a_support_case() {
+    let t = T::start("").await;
+    let onboarding = t.env.salesforce.create(
+        "Case",
+        props(json!({"Subject": "Onboarding: Acme", "Origin": "Chat", "Priority": "High",
+            "Status": "New", "Handoff_Idempotency_Key__c": "onboarding:salesforce:Opportunity:006A:case"})),
+    );
+    let support = t.open_case("Chat", "High", "Login fails");
+    t.wait_dm(&format!("case-offer:{}@1:dm", t.rk(&support)))
+        .await;
+    t.env.wait_idle(WAIT, Duration::from_millis(300)).await;
+    assert!(t.env.audit(&t.rk(&onboarding)).await.is_empty());
+    assert!(t
+        .env
+        .messages_with_key(&format!("case-offer:{}@1:dm", t.rk(&onboarding)))
+        .is_empty());
 }

@@ -23,7 +23,8 @@
 //!
 //! The case mapping's output fields handoff reads: `subject`, `description`, `status`,
 //! `priority`, `origin`, `type`, `product`, `language`, `escalated`, `reopen_count`,
-//! `owner_id`, `account_id`, `contact_email`, `resolution`; any other field is passed to the
+//! `owner_id`, `account_id`, `contact_email`, `handoff_key` (set on the cases handoff opens
+//! itself, such as onboarding cases: those are left alone); any other field is passed to the
 //! routing rules as it is.
 //!
 //! What follows (`src/flows/cases/`): a new case from a bot origin, or with a chatbot

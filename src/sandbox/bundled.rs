@@ -3,7 +3,9 @@
 //! sandbox runs from any folder: `src/sandbox/handoff.yaml` for HubSpot,
 //! `src/sandbox/handoff-salesforce.yaml` for Salesforce, and
 //! `src/sandbox/handoff-hubspot-salesforce.yaml` for HubSpot in front of Salesforce (the
-//! Salesforce config plus a `marketing:` section). All are checked like any config.
+//! Salesforce config plus a `marketing:` section, and `cases:` with the shipped case mappings
+//! and the support team's rule set `src/sandbox/support-routing.yaml`). All are checked like
+//! any config.
 
 use super::crm::CrmChoice;
 use crate::config::{self, Loaded};
@@ -20,6 +22,10 @@ const HUBSPOT_SALESFORCE: &str = include_str!("handoff-hubspot-salesforce.yaml")
 const ACK_TEMPLATE: &str = include_str!("../../templates/after-hours-ack.txt");
 /// The rule set both configs name (`lead_handoff.rules`).
 const RULES: &str = include_str!("../../examples/routing.yaml");
+/// The support team's rule set the two-CRM config names (`cases.rules`).
+const SUPPORT_RULES: &str = include_str!("support-routing.yaml");
+/// Where [`SUPPORT_RULES`] is in the repository (its origin in errors).
+pub const SUPPORT_RULES_FILE: &str = "src/sandbox/support-routing.yaml";
 
 /// The shipped HubSpot mappings, embedded.
 const HUBSPOT_MAPPINGS: [(&str, &str); 5] = [
@@ -89,6 +95,18 @@ const MARKETING_HUBSPOT_MAPPINGS: [(&str, &str); 3] = [
     ),
 ];
 
+/// The shipped mappings of support's case handoffs on Salesforce (`cases:`), embedded.
+const SALESFORCE_CASE_MAPPINGS: [(&str, &str); 2] = [
+    (
+        "mappings/salesforce-case-to-case.yaml",
+        include_str!("../../mappings/salesforce-case-to-case.yaml"),
+    ),
+    (
+        "mappings/case-to-salesforce-case.yaml",
+        include_str!("../../mappings/case-to-salesforce-case.yaml"),
+    ),
+];
+
 /// The embedded mapping files the sandbox on `crm` loads.
 fn mapping_files(crm: CrmChoice) -> Vec<(&'static str, &'static str)> {
     match crm {
@@ -97,6 +115,7 @@ fn mapping_files(crm: CrmChoice) -> Vec<(&'static str, &'static str)> {
         CrmChoice::HubspotSalesforce => SALESFORCE_MAPPINGS
             .into_iter()
             .chain(MARKETING_HUBSPOT_MAPPINGS)
+            .chain(SALESFORCE_CASE_MAPPINGS)
             .collect(),
     }
 }
@@ -111,6 +130,7 @@ pub fn bundled_mapping(name: &str) -> Result<Option<Mapping>, config::ConfigErro
         .iter()
         .chain(SALESFORCE_MAPPINGS.iter())
         .chain(MARKETING_HUBSPOT_MAPPINGS.iter())
+        .chain(SALESFORCE_CASE_MAPPINGS.iter())
         .find(|(path, _)| *path == file)
         .map(|(path, text)| Mapping::parse(text, path).map_err(config::ConfigError::from))
         .transpose()
@@ -123,10 +143,12 @@ pub fn bundled_config() -> Result<Loaded, config::ConfigError> {
     bundled_config_for(CrmChoice::Hubspot)
 }
 
-/// The bundled config of the sandbox on `crm`, as [`bundled_config`] describes.
+/// The bundled config of the sandbox on `crm`, as [`bundled_config`] describes. With a
+/// `cases:` section (two CRMs), the support rule set it names is compiled in
+/// ([`bundled_support_rules`]), so the case flow runs.
 ///
-/// Errors: the embedded config, a mapping or the acknowledgement template does not check
-/// (a broken build).
+/// Errors: the embedded config, a mapping, the acknowledgement template or the support rule
+/// set does not check (a broken build).
 pub fn bundled_config_for(crm: CrmChoice) -> Result<Loaded, config::ConfigError> {
     let (file, text) = match crm {
         CrmChoice::Hubspot => ("src/sandbox/handoff.yaml", HUBSPOT),
@@ -157,12 +179,30 @@ pub fn bundled_config_for(crm: CrmChoice) -> Result<Loaded, config::ConfigError>
             })?;
         config::compile_after_hours(ack, &path, ACK_TEMPLATE, lead.target_fields())?;
     }
-    Ok(Loaded::new(path, config, mappings, None))
+    let case_rules = match &config.cases {
+        Some(cases) => Some(std::sync::Arc::new(bundled_support_rules().map_err(
+            |e| config::ConfigError::Invalid {
+                path: path.clone(),
+                line: cases.rules.referenced.line(),
+                column: cases.rules.referenced.column(),
+                field: "cases.rules".into(),
+                message: e.to_string(),
+            },
+        )?)),
+        None => None,
+    };
+    Ok(Loaded::new(path, config, mappings, None).with_case_rules(case_rules))
 }
 
 /// The rule set the sandbox routes with (`examples/routing.yaml`, embedded).
 pub fn bundled_rules() -> Result<crate::routing::RuleSet, crate::routing::RoutingError> {
     crate::routing::RuleSet::parse(RULES, "examples/routing.yaml")
+}
+
+/// The support team's rule set the two-CRM sandbox routes cases with
+/// (`src/sandbox/support-routing.yaml`, embedded).
+pub fn bundled_support_rules() -> Result<crate::routing::RuleSet, crate::routing::RoutingError> {
+    crate::routing::RuleSet::parse(SUPPORT_RULES, SUPPORT_RULES_FILE)
 }
 
 #[cfg(test)]
@@ -265,8 +305,25 @@ mod tests {
             assert_eq!(m.owner_of_record(stage), Some(CrmRole::Sales), "{stage}");
         }
 
+        // Support's case handoffs: Cases polled, the case mappings, the support rule set.
+        let poll = handoff_connector::ChangeSource::poll(c.crm.changes()).unwrap();
+        assert_eq!(
+            poll.objects,
+            ["Account", "Lead", "Opportunity", "Task", "Case"]
+        );
+        let cases = c.cases.as_ref().expect("a cases section");
+        assert_eq!(cases.mapping.value, "salesforce-case-to-case");
+        assert_eq!(cases.update_mapping.value, "case-to-salesforce-case");
+        assert_eq!(cases.accepted_status.as_deref(), Some("accepted"));
+        assert_eq!(cases.escalate_when.statuses, ["Escalated"]);
+        assert_eq!(cases.escalate_when.flag.as_deref(), Some("escalated"));
+        assert!(cases.is_bot_origin("Chat") && cases.is_bot_origin("social media"));
+        let support = loaded.case_rules().expect("the support rule set");
+        assert_eq!(support.fallback_owner(), "nadia.haddad@example.com");
+
         // Line for line the Salesforce config, with the marketing section (and its comment)
-        // between `crm:` and `pm:`.
+        // between `crm:` and `pm:`, the cases section (and its comment) before `delivery:`,
+        // and Case among the polled objects.
         let sf = body(SALESFORCE);
         let two = body(HUBSPOT_SALESFORCE);
         let start = two
@@ -275,12 +332,36 @@ mod tests {
             .unwrap();
         let end = two.iter().position(|l| l.starts_with("pm:")).unwrap();
         assert!(two[start..end].contains(&"marketing:"));
-        let without: Vec<&str> = two[..start].iter().chain(&two[end..]).copied().collect();
+        let cases_start = two
+            .iter()
+            .position(|l| l.starts_with("# Support's handoffs"))
+            .unwrap();
+        let cases_end = two.iter().position(|l| l.starts_with("delivery:")).unwrap();
+        assert!(two[cases_start..cases_end].contains(&"cases:"));
+        let polled = "        objects: [Account, Lead, Opportunity, Task]";
+        let without: Vec<&str> = two[..start]
+            .iter()
+            .chain(&two[end..cases_start])
+            .chain(&two[cases_end..])
+            .map(|l| {
+                if l.starts_with("        objects: [Account, Lead, Opportunity, Task, Case]") {
+                    polled
+                } else {
+                    l
+                }
+            })
+            .collect();
         assert_eq!(without, sf);
 
         // The embedded copy carries every mapping the config names.
         let embedded = bundled_config_for(CrmChoice::HubspotSalesforce).unwrap();
         assert!(embedded.config.marketing.is_some());
+        assert!(embedded.config.cases.is_some());
+        let embedded_support = embedded
+            .case_rules()
+            .expect("the embedded support rule set");
+        assert_eq!(embedded_support.name(), support.name());
+        assert_eq!(embedded_support.teams().len(), support.teams().len());
         let names: Vec<&str> = embedded.mappings.iter().map(|m| m.name()).collect();
         for name in [
             &c.lead_handoff.mapping.value,
@@ -291,6 +372,8 @@ mod tests {
             &m.lead_mapping.value,
             &m.sales_lead_mapping.value,
             &m.update_mapping.value,
+            &cases.mapping.value,
+            &cases.update_mapping.value,
         ] {
             assert!(names.contains(&name.as_str()), "{name} is not embedded");
         }

@@ -1,8 +1,12 @@
-//! The sandbox's input: Maven CRM (owners, accounts, opportunities) and datablist contacts.
+//! The sandbox's input: Maven CRM (owners, accounts, opportunities), datablist contacts and the
+//! customer support tickets (support cases, see [`super::support`]).
 //!
 //! Read as they are, quirks included ("technolgy", "GTXPro", opportunities with no account,
-//! phones with extensions): coping with them is the point. The embedded copy is a subset (see
-//! `tests/data/README.md`); `--data DIR` reads the full files in the same layout.
+//! phones with extensions, every ticket description the same sentence, resolution times before
+//! first responses): coping with them is the point. The embedded copy is a subset (see
+//! `tests/data/README.md`; the first 500 of the 8,469 tickets are
+//! `src/sandbox/support-tickets.csv`); `--data DIR` reads the full files in the same layout
+//! (`support-tickets/customer_support_tickets.csv` may be missing: then no support cases).
 
 use serde::Deserialize;
 use std::path::Path;
@@ -71,6 +75,46 @@ pub struct Customer {
     pub website: String,
 }
 
+/// A customer support ticket (`customer_support_tickets.csv`); empty cells are `None`.
+/// Times are `YYYY-MM-DD HH:MM:SS` (all first responses on 2023-06-01); `time_to_resolution`
+/// and `resolution` are set only on closed tickets.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Ticket {
+    #[serde(rename = "Ticket ID")]
+    pub ticket_id: u64,
+    #[serde(rename = "Customer Name")]
+    pub customer_name: String,
+    #[serde(rename = "Customer Email")]
+    pub customer_email: String,
+    #[serde(rename = "Product Purchased")]
+    pub product: String,
+    #[serde(rename = "Date of Purchase")]
+    pub date_of_purchase: Option<String>,
+    /// `Refund request`, `Technical issue`, `Billing inquiry`, `Product inquiry`,
+    /// `Cancellation request`.
+    #[serde(rename = "Ticket Type")]
+    pub ticket_type: String,
+    #[serde(rename = "Ticket Subject")]
+    pub subject: String,
+    #[serde(rename = "Ticket Description")]
+    pub description: String,
+    /// `Open`, `Pending Customer Response`, `Closed`.
+    #[serde(rename = "Ticket Status")]
+    pub status: String,
+    #[serde(rename = "Resolution")]
+    pub resolution: Option<String>,
+    /// `Low`, `Medium`, `High`, `Critical`.
+    #[serde(rename = "Ticket Priority")]
+    pub priority: String,
+    /// `Chat`, `Email`, `Phone`, `Social media`.
+    #[serde(rename = "Ticket Channel")]
+    pub channel: String,
+    #[serde(rename = "First Response Time")]
+    pub first_response_time: Option<String>,
+    #[serde(rename = "Time to Resolution")]
+    pub time_to_resolution: Option<String>,
+}
+
 /// All sandbox input.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -79,6 +123,8 @@ pub struct Dataset {
     pub opportunities: Vec<Opportunity>,
     pub products: Vec<Product>,
     pub customers: Vec<Customer>,
+    /// Support tickets (empty when the folder has none).
+    pub tickets: Vec<Ticket>,
     /// Where it came from, for the summary.
     pub origin: String,
 }
@@ -99,7 +145,10 @@ pub enum DataError {
     },
 }
 
-const EMBEDDED: [(&str, &str); 5] = [
+/// Where the tickets are, under the data folder.
+pub const TICKETS_FILE: &str = "support-tickets/customer_support_tickets.csv";
+
+const EMBEDDED: [(&str, &str); 6] = [
     (
         "maven-crm/sales_teams.csv",
         include_str!("../../tests/data/maven-crm/sales_teams.csv"),
@@ -120,6 +169,8 @@ const EMBEDDED: [(&str, &str); 5] = [
         "datablist-customers/customers-10000.csv",
         include_str!("../../tests/data/datablist-customers/customers-10000.csv"),
     ),
+    // The first 500 tickets (file order) of the shared dataset, unedited.
+    (TICKETS_FILE, include_str!("support-tickets.csv")),
 ];
 
 impl Dataset {
@@ -140,15 +191,22 @@ impl Dataset {
         )
     }
 
-    /// The files under `dir` (`maven-crm/…`, `datablist-customers/…`).
+    /// The files under `dir` (`maven-crm/…`, `datablist-customers/…`, and
+    /// `support-tickets/…` if there).
     pub fn from_dir(dir: &Path) -> Result<Dataset, DataError> {
         Self::from_texts(
             |name| {
                 let path = dir.join(name);
-                std::fs::read_to_string(&path).map_err(|source| DataError::Io {
-                    file: path.display().to_string(),
-                    source,
-                })
+                match std::fs::read_to_string(&path) {
+                    Err(e) if name == TICKETS_FILE && e.kind() == std::io::ErrorKind::NotFound => {
+                        tracing::warn!(file = %path.display(), "no support tickets: no support cases");
+                        Ok(String::new())
+                    }
+                    read => read.map_err(|source| DataError::Io {
+                        file: path.display().to_string(),
+                        source,
+                    }),
+                }
             },
             dir.display().to_string(),
         )
@@ -167,6 +225,10 @@ impl Dataset {
                 &read("datablist-customers/customers-10000.csv")?,
                 "customers-10000.csv",
             )?,
+            tickets: match read(TICKETS_FILE)? {
+                text if text.is_empty() => Vec::new(),
+                text => parse(&text, "customer_support_tickets.csv")?,
+            },
             origin,
         })
     }
@@ -224,5 +286,15 @@ mod tests {
         assert!(d.accounts.iter().any(|a| a.sector == "technolgy"));
         assert!(d.opportunities.iter().any(|o| o.account.is_none()));
         assert!(d.opportunities.iter().any(|o| o.product == "GTXPro"));
+        assert_eq!(d.tickets.len(), 500);
+        let t = &d.tickets[0];
+        assert_eq!(
+            (t.ticket_id, t.channel.as_str(), t.priority.as_str()),
+            (1, "Email", "Critical")
+        );
+        assert_eq!(t.resolution, None);
+        assert!(d.tickets.iter().any(|t| t.resolution.is_some()));
+        // The quirk: one description for every ticket.
+        assert!(d.tickets.iter().all(|x| x.description == t.description));
     }
 }

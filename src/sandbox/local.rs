@@ -5,6 +5,7 @@
 use super::crm::SandboxCrm;
 use super::{IoContext, SandboxError};
 use crate::config::{Config, PmSection};
+use axum::response::IntoResponse;
 use handoff_asana::AsanaEmulator;
 use handoff_connector::SecretRef;
 use handoff_slack::SlackEmulator;
@@ -25,6 +26,92 @@ pub struct LocalOptions {
     pub hubspot_webhooks: bool,
 }
 
+/// What the daemon posted to Slack, as the Slack emulator answered it: every new message (in
+/// posting order, with its `channel`) and the member of every DM channel it opened. Read
+/// incrementally ([`SlackFeed::since`]), so a simulated person reading new DMs does not copy
+/// every message of the run each time (a full read holds the emulator's lock, and the daemon's
+/// posts wait for it).
+#[derive(Debug, Default)]
+pub struct SlackFeed {
+    posted: std::sync::Mutex<Vec<serde_json::Value>>,
+    /// DM channel id → the member's Slack user id (`conversations.open` with one user).
+    dm_members: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl SlackFeed {
+    /// How many messages were posted so far.
+    pub fn len(&self) -> usize {
+        self.posted.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether nothing was posted yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The messages posted after the first `from`, as posted (later edits are not here), each
+    /// with its `channel`.
+    pub fn since(&self, from: usize) -> Vec<serde_json::Value> {
+        let posted = self.posted.lock().unwrap_or_else(|p| p.into_inner());
+        posted.get(from..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
+    /// The Slack user id of the member of DM channel `channel`, if the daemon opened it.
+    pub fn dm_member(&self, channel: &str) -> Option<String> {
+        self.dm_members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(channel)
+            .cloned()
+    }
+
+    /// Records what a Slack Web API answer says: a posted message (`chat.postMessage`) or an
+    /// opened DM (`conversations.open`, whose request named `users`).
+    fn record(&self, method: &str, users: Option<&str>, answer: &[u8]) {
+        let Ok(answer) = serde_json::from_slice::<serde_json::Value>(answer) else {
+            return;
+        };
+        if answer["ok"] != true {
+            return;
+        }
+        match method {
+            "chat.postMessage" => {
+                let mut message = answer["message"].clone();
+                if !message.is_object() {
+                    return;
+                }
+                message["channel"] = answer["channel"].clone();
+                self.posted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(message);
+            }
+            "conversations.open" => {
+                if let (Some(channel), Some(user)) = (
+                    answer["channel"]["id"].as_str(),
+                    users.filter(|u| !u.contains(',')),
+                ) {
+                    self.dm_members
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(channel.to_string(), user.trim().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The `users` a Web API request names (JSON or form body).
+fn request_users(body: &[u8]) -> Option<String> {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        return v["users"].as_str().map(str::to_string);
+    }
+    url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "users")
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Running CRM, Slack and Asana emulators.
 pub struct LocalVendors {
     pub crm: Arc<dyn SandboxCrm>,
@@ -32,6 +119,8 @@ pub struct LocalVendors {
     pub asana: AsanaEmulator,
     /// Messages posted to the Slack emulator ([`LocalVendors::slack_posts`]).
     slack_posts: Arc<AtomicU64>,
+    /// What was posted and opened there ([`LocalVendors::slack_feed`]).
+    slack_feed: Arc<SlackFeed>,
     slack_url: url::Url,
     asana_url: url::Url,
     slack_config: handoff_slack::EmulatorConfig,
@@ -79,20 +168,42 @@ impl LocalVendors {
         });
         let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         let start = || "cannot start an emulator".to_string();
-        // Slack is served with a counter of answered `chat.postMessage` calls: the simulated
-        // reps read their DMs (a copy of every message) only when it moved.
+        // Slack is served with a counter of answered `chat.postMessage` calls and a feed of
+        // what they posted (and of the DMs `conversations.open` opened): the simulated reps and
+        // agents read only the new messages, and only when the counter moved.
         let slack_posts = Arc::new(AtomicU64::new(0));
+        let slack_feed = Arc::new(SlackFeed::default());
         let counter = slack_posts.clone();
+        let feed = slack_feed.clone();
         let router = slack.router().layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
-                let counter = counter.clone();
-                let post = request.uri().path().ends_with("/chat.postMessage");
+                let (counter, feed) = (counter.clone(), feed.clone());
+                let method = request
+                    .uri()
+                    .path()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 async move {
-                    let response = next.run(request).await;
-                    if post {
+                    if method != "chat.postMessage" && method != "conversations.open" {
+                        return next.run(request).await;
+                    }
+                    let (parts, body) = request.into_parts();
+                    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+                        return axum::http::StatusCode::BAD_REQUEST.into_response();
+                    };
+                    let users = request_users(&body);
+                    let request = axum::extract::Request::from_parts(parts, body.into());
+                    let (parts, answer) = next.run(request).await.into_parts();
+                    let Ok(answer) = axum::body::to_bytes(answer, usize::MAX).await else {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    };
+                    feed.record(&method, users.as_deref(), &answer);
+                    if method == "chat.postMessage" {
                         counter.fetch_add(1, Ordering::SeqCst);
                     }
-                    response
+                    axum::response::Response::from_parts(parts, answer.into())
                 }
             },
         ));
@@ -105,6 +216,7 @@ impl LocalVendors {
             slack,
             asana,
             slack_posts,
+            slack_feed,
             slack_url: handoff_slack::emulator::api_base_url(&slack_at),
             asana_url: asana_at.base_url(),
             slack_config,
@@ -116,6 +228,11 @@ impl LocalVendors {
     /// each response is ready, so the message is visible by the time the count moves).
     pub fn slack_posts(&self) -> Arc<AtomicU64> {
         self.slack_posts.clone()
+    }
+
+    /// What the daemon posted to Slack and the DMs it opened, in order ([`SlackFeed`]).
+    pub fn slack_feed(&self) -> Arc<SlackFeed> {
+        self.slack_feed.clone()
     }
 
     /// The Slack app's signing secret (it signs interactivity requests).

@@ -14,11 +14,14 @@
 //! 3. Replay the Maven opportunities in date order while datablist contacts arrive as leads in
 //!    business hours, after hours and on the weekend ([`replay`]); simulated reps act on their
 //!    DMs in simulated time ([`reps`]): claim, log a call, change the lead status, reject, or
-//!    ignore it (and the SLA steps follow).
+//!    ignore it (and the SLA steps follow). On two CRMs, with `cases:`, the support tickets
+//!    arrive as Salesforce Cases too, bot conversations with a chat transcript, and a simulated
+//!    support team accepts offers, escalates and closes cases ([`support`]).
 //! 4. Show progress from the emulators' state; with `--exit-when-idle`, stop once the
 //!    simulated period is over and everything is processed, read the daemon's audit trail,
 //!    print a JSON summary with the lead outcomes and the delivery checks ([`report`]; on two
-//!    CRMs the checks across them too), and exit non-zero if a check failed. `--state-dir DIR` leaves every emulator's objects as
+//!    CRMs the checks across them and the support case checks too), and exit non-zero if a
+//!    check failed. `--state-dir DIR` leaves every emulator's objects as
 //!    JSON in `DIR/<vendor>/<object>.json` and the daemon's database in `DIR/handoff/`.
 
 pub mod bundled;
@@ -31,6 +34,7 @@ pub mod reps;
 pub mod seed;
 pub mod sim;
 pub mod smtp_sink;
+pub mod support;
 
 pub use bundled::{bundled_config, bundled_config_for, bundled_rules};
 pub use crm::CrmChoice;
@@ -195,6 +199,16 @@ pub async fn run_with(
     let rules = Arc::new(bundled_rules()?);
     loaded.rules = Some(rules.clone());
     seed::add_rule_people(&rules, crm.as_ref(), slack, &mut world);
+    // Support's case handoffs, where the config has them and the CRM has support cases.
+    let case_rules = loaded
+        .case_rules
+        .clone()
+        .filter(|_| crm.support().is_some());
+    if let Some(case_rules) = &case_rules {
+        seed::seed_support(crm.as_ref(), slack, &mut world);
+        seed::add_rule_people(case_rules, crm.as_ref(), slack, &mut world);
+    }
+    let cases_config = loaded.config.cases.clone();
     let world = Arc::new(world);
     loaded.config.public_url = daemon_url.clone();
     loaded.config.state_dir = db_dir.clone();
@@ -213,6 +227,20 @@ pub async fn run_with(
     wait_ready(&daemon_url).await?;
 
     let stop_replay = CancellationToken::new();
+    let support = match (cases_config, &case_rules) {
+        (Some(cases), Some(rules)) => support::Support::new(
+            crm.clone(),
+            data.clone(),
+            world.clone(),
+            rules,
+            cases,
+            clock.clone(),
+            slack.clone(),
+            stop_replay.clone(),
+        )
+        .map(Arc::new),
+        _ => None,
+    };
     let counts = Arc::new(replay::ReplayCounts::default());
     let rep_counts = Arc::new(reps::RepCounts::default());
     let jumps = Arc::new(sim::JumpStats::default());
@@ -223,10 +251,12 @@ pub async fn run_with(
         clock.clone(),
         counts.clone(),
         stop_replay.clone(),
+        support.clone(),
     ));
     let rep_env = reps::RepEnv {
         slack: slack.clone(),
         slack_posts: local.slack_posts(),
+        slack_feed: local.slack_feed(),
         crm: crm.clone(),
         interactivity_url: local::join(&daemon_url, "slack/interactivity"),
         slack_signing_secret: local.slack_signing_secret().clone(),
@@ -240,7 +270,7 @@ pub async fn run_with(
         clock.clone(),
         crate::admin_client::AdminClient::new(admin_addr, PathBuf::new()),
         crm.clone(),
-        reps::Reps::new(rep_env, rep_emails),
+        reps::Reps::new(rep_env, rep_emails).with_support(support.clone()),
         jumps.clone(),
         stop_replay.clone(),
     ));
@@ -282,10 +312,15 @@ pub async fn run_with(
             s.simulated = sim_info(&jumps, clock.now_ms());
             s.reps = rep_counts.totals();
             s.live = report::LiveCounts::fetch(&http, &metrics_url).await;
+            let mut line = report::progress_line(&s, &counts);
+            if let Some(support) = &support {
+                line.push_str(" | ");
+                line.push_str(&support.progress());
+            }
             if tty {
-                eprint!("\r\x1b[2K{}", report::progress_line(&s, &counts));
+                eprint!("\r\x1b[2K{line}");
             } else {
-                eprintln!("{}", report::progress_line(&s, &counts));
+                eprintln!("{line}");
             }
             last_print = Instant::now();
         }
@@ -318,6 +353,13 @@ pub async fn run_with(
     let store = open_stopped_store(&db_dir).await?;
     summary.add_audit(&store, crm.as_ref(), &counts)?;
     summary.add_two_crms(&store, crm.as_ref(), &counts)?;
+    summary.add_cases(
+        &store,
+        crm.as_ref(),
+        slack,
+        support.as_deref(),
+        data.tickets.len(),
+    )?;
     if let Some(dir) = &args.state_dir {
         // The RevOps view of the run: `handoff report`'s page.
         let report = crate::report::from_store(&store, None, clock.now_ms())?;
@@ -365,12 +407,13 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// Every agent and account of the embedded data, with its first `deals` opportunities and
-    /// `leads` contacts.
-    fn slice(deals: usize, leads: usize) -> data::Dataset {
+    /// Every agent and account of the embedded data, with its first `deals` opportunities,
+    /// `leads` contacts and `tickets` support tickets.
+    fn slice(deals: usize, leads: usize, tickets: usize) -> data::Dataset {
         let mut d = data::Dataset::embedded().unwrap();
         d.opportunities.truncate(deals);
         d.customers.truncate(leads);
+        d.tickets.truncate(tickets);
         d
     }
 
@@ -396,8 +439,10 @@ mod tests {
         let args = small_run(CrmChoice::Salesforce, &out);
         // The slice leaves some accounts without opportunities: Salesforce gives them to their
         // creator, the org's admin, who is in Slack too (no dead letter for their leads).
-        let s = run_with(args, slice(80, 80)).await.unwrap();
+        let s = run_with(args, slice(80, 80, 40)).await.unwrap();
         assert!(s.checks.ok, "{:?}", s.checks);
+        // No support cases without `cases:`.
+        assert!(s.cases.is_none() && s.checks.cases.is_none());
         assert_eq!(s.leads_received, 80);
         assert!(s.leads_routed > 0 && s.leads_nurtured > 0, "{s:?}");
         assert_eq!(s.routing.routed + s.routing.nurtured, 80, "{:?}", s.routing);
@@ -446,10 +491,30 @@ mod tests {
     async fn a_small_two_crm_run_makes_each_qualified_contact_one_salesforce_lead_owned_alike() {
         let out = tempfile::TempDir::new().unwrap();
         let args = small_run(CrmChoice::HubspotSalesforce, &out);
-        let s = run_with(args, slice(80, 80)).await.unwrap();
+        let s = run_with(args, slice(80, 80, 40)).await.unwrap();
         assert!(s.checks.ok, "{:?}", s.checks);
         let two = s.checks.two_crms.as_ref().expect("the two-CRM checks");
         assert!(two.pass(), "{two:?}");
+        // Support's cases: one per ticket, the bot ones offered, some escalated with a note.
+        let cases = s.checks.cases.as_ref().expect("the case checks");
+        assert!(cases.pass(), "{cases:?}");
+        let c = s.cases.as_ref().expect("the case counts");
+        assert_eq!(
+            (c.tickets, c.cases_created, c.opened),
+            (40, 40, 40),
+            "{c:?}"
+        );
+        assert!(
+            c.bot_cases > 0 && c.opened_as_bot as u64 == c.bot_cases,
+            "{c:?}"
+        );
+        assert_eq!(c.offered_cases as u64, c.bot_cases, "{c:?}");
+        assert!(c.accepted_l1 > 0 && c.escalations > 0, "{c:?}");
+        assert_eq!(c.handoff_notes, c.escalations, "{c:?}");
+        assert_eq!(
+            c.matched_to_accounts, 0,
+            "the tickets' emails are example.com"
+        );
         let m = s.marketing.as_ref().expect("the two-CRM counts");
         assert_eq!(s.leads_received, 80);
         assert_eq!(m.contacts, 80);
@@ -506,5 +571,10 @@ mod tests {
         for f in ["Opportunity.json", "Case.json", "Task.json"] {
             assert!(salesforce.join(f).exists(), "{f}");
         }
+        // Case.json holds the onboarding cases and the support cases (those with an Origin).
+        let all_cases = read(&salesforce.join("Case.json"));
+        let support = all_cases.iter().filter(|c| c["Origin"].is_string()).count();
+        assert_eq!(support, c.cases_created);
+        assert_eq!(all_cases.len() - support, s.onboarding_tickets);
     }
 }

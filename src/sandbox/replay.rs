@@ -6,6 +6,10 @@
 //! a webhook for each; Salesforce waits for the next poll). With a marketing CRM in front,
 //! leads arrive there ([`SandboxCrm::arrival_system`]) and deals in the sales CRM.
 //!
+//! With support's case handoffs on ([`super::support`]), the support tickets join the
+//! timeline the same way as the contacts: spread evenly over its days, each opened as a case at
+//! its time ([`super::support::Support::arrive`]).
+//!
 //! Scenario choices (the datasets carry no such fields): one arriving lead in six belongs to an
 //! existing account (its email and company are the account's), one in twenty has no legal basis
 //! for processing (no consent), one in two hundred and fifty is obvious test data, and lead
@@ -14,6 +18,7 @@
 use super::crm::{DealClose, DealSeed, SandboxCrm};
 use super::data::{account_domain, Dataset};
 use super::seed::World;
+use super::support::Support;
 use crate::clock::{Clock, SimClock};
 use handoff_connector::Person;
 use std::collections::HashMap;
@@ -51,6 +56,8 @@ enum Event {
     DealOpen(usize),
     Lead(usize),
     DealClose(usize),
+    /// A support ticket arriving as a case.
+    Case(usize),
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
@@ -65,8 +72,8 @@ fn day(date: &str) -> Option<i64> {
     )
 }
 
-/// Builds the ordered timeline: (day, event).
-fn timeline(data: &Dataset) -> Vec<(i64, Event)> {
+/// Builds the ordered timeline: (day, event); with `cases`, the support tickets too.
+fn timeline(data: &Dataset, cases: bool) -> Vec<(i64, Event)> {
     let mut events = Vec::new();
     let mut last = i64::MIN;
     let mut first = i64::MAX;
@@ -96,6 +103,12 @@ fn timeline(data: &Dataset) -> Vec<(i64, Event)> {
     for i in 0..data.customers.len() {
         events.push((first + (i * span / n) as i64, Event::Lead(i)));
     }
+    if cases {
+        let n = data.tickets.len().max(1);
+        for i in 0..data.tickets.len() {
+            events.push((first + (i * span / n) as i64, Event::Case(i)));
+        }
+    }
     events.sort();
     events
 }
@@ -115,7 +128,8 @@ fn date_of(day: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Plays the timeline into the CRM, each event at its simulated time on `clock`.
+/// Plays the timeline into the CRM, each event at its simulated time on `clock`; with
+/// `support`, the support tickets arrive as cases too.
 pub async fn run(
     data: Arc<Dataset>,
     world: Arc<World>,
@@ -123,8 +137,9 @@ pub async fn run(
     clock: SimClock,
     counts: Arc<ReplayCounts>,
     stop: CancellationToken,
+    support: Option<Arc<Support>>,
 ) {
-    let events = timeline(&data);
+    let events = timeline(&data, support.is_some());
     let last_day = events.iter().map(|(d, _)| *d).max().unwrap_or_default();
     let prices: HashMap<&str, f64> = data
         .products
@@ -142,6 +157,11 @@ pub async fn run(
             _ = stop.cancelled() => return,
         }
         match *event {
+            Event::Case(i) => {
+                if let Some(support) = &support {
+                    support.arrive(i);
+                }
+            }
             Event::Lead(i) => {
                 let person = lead_person(&data, i, crm.lead_source(i));
                 let system = crm.arrival_system();
@@ -262,7 +282,7 @@ mod tests {
     #[test]
     fn timeline_is_ordered_and_complete() {
         let data = Dataset::embedded().unwrap();
-        let t = timeline(&data);
+        let t = timeline(&data, true);
         assert!(t.windows(2).all(|w| w[0] <= w[1]));
         let opens = t
             .iter()
@@ -285,6 +305,14 @@ mod tests {
                 .count()
         );
         assert_eq!(leads, data.customers.len());
+        let cases = t
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Case(_)))
+            .count();
+        assert_eq!(cases, data.tickets.len());
+        assert!(!timeline(&data, false)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Case(_))));
         // A deal never closes before it opens.
         let pos = |e: Event| t.iter().position(|(_, x)| *x == e);
         for (i, o) in data.opportunities.iter().enumerate() {

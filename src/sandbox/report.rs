@@ -4,10 +4,13 @@
 //! recycling, rejection), not from the daemon's counters. On two CRMs (a marketing CRM in front
 //! of the sales CRM) the summary adds what became of the leads across them
 //! ([`MarketingCounts`]) and the checks that one person is one sales Lead with one owner in
-//! both ([`TwoCrmChecks`]).
+//! both ([`TwoCrmChecks`]). With support's case handoffs, it adds what became of the support
+//! cases and their checks ([`super::support::checks`]).
 
 use super::crm::{deal_key, lead_key, DealState, SandboxCrm};
 use super::replay::ReplayCounts;
+use super::support::checks::{CaseChecks, CaseCounts, OpenedCase, Team};
+use super::support::Support;
 use crate::state::{StatusReport, Store};
 use handoff_asana::AsanaEmulator;
 use handoff_slack::SlackEmulator;
@@ -52,6 +55,10 @@ pub struct Summary {
     /// two (the checks are in `checks`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marketing: Option<MarketingCounts>,
+    /// With support's case handoffs (`cases:`): what became of the support cases (the checks
+    /// are in `checks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cases: Option<CaseCounts>,
     /// The daemon's own counters while the run goes on (for the progress view; the summary's
     /// `routing` section has the audit trail's exact counts).
     #[serde(skip)]
@@ -186,6 +193,9 @@ pub struct Checks {
     /// across the two, beside these.
     #[serde(flatten)]
     pub two_crms: Option<TwoCrmChecks>,
+    /// With support's case handoffs (`cases:`), the case checks, beside these.
+    #[serde(flatten)]
+    pub cases: Option<CaseChecks>,
     pub ok: bool,
 }
 
@@ -266,7 +276,7 @@ impl Summary {
 }
 
 fn metadata_key(m: &Value) -> Option<&str> {
-    m["metadata"]["event_payload"]["idempotency_key"].as_str()
+    super::support::checks::message_key(m)
 }
 
 /// Computes the summary from the emulators' state.
@@ -378,6 +388,62 @@ impl Summary {
             && c.leads_without_an_outcome == 0
             && c.duplicate_messages == 0
             && c.two_crms.as_ref().is_none_or(TwoCrmChecks::pass)
+            && c.cases.as_ref().is_none_or(CaseChecks::pass)
+    }
+
+    /// Adds support's case checks and counts ([`super::support::checks::compute`]) for the
+    /// cases `support` opened, from the CRM's cases and comments, Slack's messages and the
+    /// case flow's audit entries read from the stopped daemon's `store`; nothing without
+    /// support cases.
+    pub fn add_cases(
+        &mut self,
+        store: &Store,
+        crm: &dyn SandboxCrm,
+        slack: &SlackEmulator,
+        support: Option<&Support>,
+        tickets: usize,
+    ) -> Result<(), crate::state::StateError> {
+        let (Some(support), Some(desk)) = (support, crm.support()) else {
+            return Ok(());
+        };
+        let opened: Vec<OpenedCase> = support
+            .opened()
+            .into_iter()
+            .map(|(id, plan)| OpenedCase {
+                record_key: desk.case_key(&id),
+                id,
+                initial_owner: plan.initial_owner,
+                escalated_by_agent: plan.escalated,
+            })
+            .collect();
+        let team = Team {
+            l2: support.l2_agents().iter().cloned().collect(),
+            fallback: support.fallback().to_string(),
+        };
+        let keys: Vec<String> = slack
+            .messages()
+            .iter()
+            .filter_map(|m| metadata_key(m).map(str::to_string))
+            .collect();
+        let mut audit = Vec::new();
+        for entry in store.audit_entries(None) {
+            let e = entry?;
+            if e.event.starts_with("case_") {
+                audit.push(e);
+            }
+        }
+        let (checks, mut counts) =
+            super::support::checks::compute(desk, &opened, &team, &keys, audit);
+        let c = &support.counts;
+        counts.tickets = tickets;
+        counts.bot_cases = c.bot_conversations.load(Ordering::Relaxed);
+        counts.assigned_at_creation = c.assigned_at_creation.load(Ordering::Relaxed);
+        counts.matched_to_accounts = c.matched_to_accounts.load(Ordering::Relaxed);
+        counts.agents = c.totals();
+        self.cases = Some(counts);
+        self.checks.cases = Some(checks);
+        self.checks.ok = self.checks_pass();
+        Ok(())
     }
 
     /// Adds the checks and counts across two CRMs ([`SandboxCrm::two_crms`], for the leads

@@ -8,6 +8,9 @@
 //! one lead in forty, a marketing tool re-assigns the lead behind handoff's back half a
 //! simulated minute after the DM ([`SandboxCrm::meddle`]). A step the daemon or an emulator
 //! does not support yet fails quietly and is counted as failed.
+//!
+//! With support's case handoffs on, the same read of Slack hands case DMs (those with an
+//! "Accept" button) to the simulated support agents ([`super::support::agents`]).
 
 use super::crm::SandboxCrm;
 use super::seed::World;
@@ -102,6 +105,9 @@ pub struct RepEnv {
     /// Messages posted to Slack so far ([`super::local::LocalVendors::slack_posts`]): DMs are
     /// read again only when it moved.
     pub slack_posts: Arc<AtomicU64>,
+    /// The messages posted and the DM channels opened ([`super::local::LocalVendors::slack_feed`]):
+    /// only the new messages are read.
+    pub slack_feed: Arc<super::local::SlackFeed>,
     pub crm: Arc<dyn SandboxCrm>,
     /// The daemon's Slack interactivity endpoint and the signing secret (for rejects).
     pub interactivity_url: url::Url,
@@ -143,30 +149,75 @@ fn lead_dm(m: &Value) -> Option<Dm> {
 pub struct Reps {
     env: RepEnv,
     reps: Vec<String>,
+    /// The simulated support agents, who get the case DMs.
+    support: Option<Arc<super::support::Support>>,
     tasks: TaskTracker,
     channel_of: HashMap<String, String>,
+    /// Slack user id → email, of every person.
+    email_of: HashMap<String, String>,
     decided: HashSet<(String, String)>,
     seen: HashSet<String>,
     /// [`RepEnv::slack_posts`] at the last read of the DMs.
     read_at: Option<u64>,
+    /// How many messages of [`RepEnv::slack_feed`] were read.
+    read: usize,
 }
 
 impl Reps {
     /// Reps (emails) acting through `env`.
     pub fn new(env: RepEnv, reps: Vec<String>) -> Reps {
+        let email_of = env
+            .world
+            .slack_users
+            .iter()
+            .map(|(email, id)| (id.clone(), email.clone()))
+            .collect();
         Reps {
             env,
             reps,
+            support: None,
             tasks: TaskTracker::new(),
             channel_of: HashMap::new(),
+            email_of,
+            read: 0,
             decided: HashSet::new(),
             seen: HashSet::new(),
             read_at: None,
         }
     }
 
-    /// Reads new lead DMs and schedules each rep's action on the clock. The wait for an
-    /// action is registered on the clock before this returns, so a jump never passes it.
+    /// Hands the case DMs to the simulated support agents of `support`.
+    pub fn with_support(mut self, support: Option<Arc<super::support::Support>>) -> Reps {
+        self.support = support;
+        self
+    }
+
+    /// The person whose DM channel `channel` is, if one of the reps: the member the daemon
+    /// opened it with, else (a channel opened before the feed) found in the reps' DMs.
+    fn person_of(&mut self, channel: &str) -> Option<String> {
+        if let Some(email) = self
+            .env
+            .slack_feed
+            .dm_member(channel)
+            .and_then(|user| self.email_of.get(&user))
+        {
+            return self.reps.contains(email).then(|| email.clone());
+        }
+        if !self.channel_of.contains_key(channel) {
+            for rep in &self.reps {
+                if let Some(c) = self.env.slack.dm_messages_for(rep).first() {
+                    if let Some(c) = c["channel"].as_str() {
+                        self.channel_of.insert(c.to_string(), rep.clone());
+                    }
+                }
+            }
+        }
+        self.channel_of.get(channel).cloned()
+    }
+
+    /// Reads new lead DMs and schedules each rep's action on the clock (and hands new case
+    /// DMs to the support agents). The wait for an action is registered on the clock before
+    /// this returns, so a jump never passes it.
     pub fn scan(&mut self, stop: &CancellationToken) {
         // No new DM unless a message was posted since the last read.
         let posts = self.env.slack_posts.load(Relaxed);
@@ -174,21 +225,25 @@ impl Reps {
             return;
         }
         self.read_at = Some(posts);
-        for m in self.env.slack.messages() {
-            let Some(dm) = lead_dm(&m) else { continue };
-            if !self.seen.insert(format!("{}:{}", dm.channel, dm.ts)) {
-                continue;
-            }
-            if !self.channel_of.contains_key(&dm.channel) {
-                for rep in &self.reps {
-                    if let Some(c) = self.env.slack.dm_messages_for(rep).first() {
-                        if let Some(c) = c["channel"].as_str() {
-                            self.channel_of.insert(c.to_string(), rep.clone());
+        let new = self.env.slack_feed.since(self.read);
+        self.read += new.len();
+        for m in new {
+            let Some(dm) = lead_dm(&m) else {
+                if let Some(support) = self.support.clone() {
+                    if let Some(dm) = super::support::agents::case_dm(&m) {
+                        if self.seen.insert(format!("{}:{}", dm.channel, dm.ts)) {
+                            if let Some(agent) = self.person_of(&dm.channel) {
+                                support.on_dm(dm, agent);
+                            }
                         }
                     }
                 }
+                continue;
+            };
+            if !self.seen.insert(format!("{}:{}", dm.channel, dm.ts)) {
+                continue;
             }
-            let Some(rep) = self.channel_of.get(&dm.channel).cloned() else {
+            let Some(rep) = self.person_of(&dm.channel) else {
                 continue;
             };
             if !self.decided.insert((dm.record_key.clone(), rep.clone())) {
@@ -241,10 +296,14 @@ impl Reps {
         }
     }
 
-    /// Waits for the actions in flight (they end early once `stop` is cancelled).
+    /// Waits for the actions in flight, the support agents' too (they end early once `stop`
+    /// is cancelled).
     pub async fn finish(self) {
         self.tasks.close();
         self.tasks.wait().await;
+        if let Some(support) = &self.support {
+            support.finish().await;
+        }
     }
 }
 

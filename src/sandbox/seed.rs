@@ -6,6 +6,9 @@
 //! one Asana project template per customer tier. What each becomes in the CRM is the CRM's business
 //! ([`SandboxCrm::add_person`], [`SandboxCrm::add_account`]).
 //!
+//! With support's case handoffs (`cases:`, the two-CRM sandbox), [`seed_support`] adds the
+//! support team of [`SUPPORT`] the same way: CRM users and Slack members with their emails.
+//!
 //! The two agents of [`AWAY`] are marked away for the whole run where the CRM holds an
 //! availability (HubSpot's `hs_availability_status`, which the daemon's refresher reads through
 //! `lead_handoff.routing_inputs.out_of_office` in `handoff.yaml`, so routing leaves them out).
@@ -22,6 +25,31 @@ pub const CSMS: [(&str, &str); 4] = [
     ("Tom", "Okafor"),
     ("Lena", "Fischer"),
     ("Marco", "Rossi"),
+];
+
+/// The support team (the datasets have none), as `src/sandbox/support-routing.yaml` names
+/// them by email ([`person_email`] of the name): L1 agents on four shifts (Americas, EMEA,
+/// APAC, weekend), L2 experts in New York and Berlin, the two tiers' leads (the SLA breach DMs
+/// go to them) and the head of support, the rule set's fallback owner.
+pub const SUPPORT: [(&str, &str, &str); 18] = [
+    ("Ana", "Moreno", "L1 Americas"),
+    ("Ben", "Carter", "L1 Americas"),
+    ("Chloe", "Nguyen", "L1 Americas"),
+    ("Diego", "Alvarez", "L1 Americas"),
+    ("Elif", "Demir", "L1 EMEA"),
+    ("Finn", "Larsen", "L1 EMEA"),
+    ("Greta", "Vogel", "L1 EMEA"),
+    ("Hana", "Sato", "L1 APAC"),
+    ("Ivan", "Tan", "L1 APAC"),
+    ("Jade", "Okoye", "L1 Weekend"),
+    ("Kofi", "Mensah", "L1 Weekend"),
+    ("Lucas", "Meyer", "L1 lead"),
+    ("Maya", "Patel", "L2 Americas"),
+    ("Noah", "Kim", "L2 Americas"),
+    ("Olga", "Petrova", "L2 EMEA"),
+    ("Paulo", "Costa", "L2 EMEA"),
+    ("Omar", "Farouk", "L2 lead"),
+    ("Nadia", "Haddad", "Head of support"),
 ];
 
 /// Sales agents (Maven `sales_agent` names) marked `away` in the CRM for the whole run (where
@@ -166,6 +194,27 @@ pub fn seed(
         );
     }
     world
+}
+
+/// Adds the support team ([`SUPPORT`]) as CRM owners (their team: `Support`) and Slack
+/// members, as [`seed`] adds the sales organisation; returns their emails.
+pub fn seed_support(crm: &dyn SandboxCrm, slack: &SlackEmulator, world: &mut World) -> Vec<String> {
+    let mut emails = Vec::new();
+    for (first, last, _) in SUPPORT {
+        let email = person_email(&format!("{first} {last}"));
+        let id = crm.add_person(&Staff {
+            email: &email,
+            first,
+            last,
+            team: Some("Support"),
+            away: Some(false),
+        });
+        let slack_id = slack.add_user(&email, &format!("{first} {last}"));
+        world.slack_users.insert(email.clone(), slack_id);
+        world.owners_by_email.insert(email.clone(), id);
+        emails.push(email);
+    }
+    emails
 }
 
 fn split_name(name: &str) -> (&str, &str) {

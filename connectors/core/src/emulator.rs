@@ -85,6 +85,11 @@ impl RateWindow {
         self.enabled.store(on, Ordering::Relaxed);
     }
 
+    /// Whether the quota is enforced.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
     /// Counts one request for `key`; returns the remaining quota, or [`OverQuota`].
     pub fn check(&self, key: &str) -> Result<u32, OverQuota> {
         if !self.enabled.load(Ordering::Relaxed) {

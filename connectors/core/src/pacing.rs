@@ -191,7 +191,7 @@ mod tests {
         std::thread::sleep(wait);
         // The window passed: a new one, with the whole quota.
         for _ in 0..3 {
-            p.take().unwrap();
+            let _held = p.take().unwrap();
         }
         assert!(p.take().is_err());
     }

@@ -44,10 +44,10 @@ pub struct AccountSummary {
 impl AccountSummary {
     /// One line for the DM.
     pub fn line(&self) -> String {
-        let mut parts = vec![format!(
-            "*Account:* {}",
-            self.name.as_deref().unwrap_or("no account")
-        )];
+        let Some(name) = self.name.as_deref() else {
+            return "*Account:* none linked to this case".to_string();
+        };
+        let mut parts = vec![format!("*Account:* {name}")];
         if let Some(t) = &self.tier {
             parts.push(format!("tier {t}"));
         }

@@ -73,6 +73,10 @@ pub(super) async fn decide(
     let key = change.key();
     let record_key = key.to_string();
     let case = map_case(flows, cfg, record);
+    if field(&case, "handoff_key").is_some() {
+        // A case handoff opened itself (an onboarding case): not a support conversation.
+        return Ok(Completion::default());
+    }
     let status = field(&case, "status").unwrap_or("").to_string();
     let prior = state::load(env.store, &record_key)?;
     let is_new = prior.is_none();

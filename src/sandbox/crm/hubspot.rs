@@ -30,6 +30,10 @@ use tokio_util::sync::CancellationToken;
 /// The id of the sandbox's misbehaving marketing workflow ("Assign MQLs to owner").
 const WORKFLOW_ID: u64 = 4_242;
 
+/// The portal's ten-second quota without `--strict-limits` (HubSpot's is 190), the budget the
+/// relaxed config is given too.
+pub const RELAXED_TEN_SECOND_LIMIT: u32 = 100_000;
+
 /// HubSpot "Original source" values (`hs_analytics_source`) arriving leads get in turn: a third
 /// are demo requests (direct, organic and paid search) under the example's 5-minute SLA.
 const SOURCES: [&str; 9] = [
@@ -64,8 +68,17 @@ impl HubSpotSandbox {
         options: LocalOptions,
         shutdown: CancellationToken,
     ) -> Result<HubSpotSandbox, SandboxError> {
+        let defaults = handoff_hubspot::EmulatorConfig::default();
         let emulator = HubSpotEmulator::new(handoff_hubspot::EmulatorConfig {
             rate_limits: options.strict_limits,
+            // The quota headers say what the portal allows, and handoff's client paces itself
+            // to them whether or not the emulator enforces them: relaxed, they say a quota as
+            // relaxed as the one the config is given (`rate.requests`, see `configure`).
+            ten_second_limit: if options.strict_limits {
+                defaults.ten_second_limit
+            } else {
+                RELAXED_TEN_SECOND_LIMIT
+            },
             portal_id: section.portal_id,
             webhook_target: options
                 .hubspot_webhooks
@@ -129,7 +142,7 @@ impl HubSpotSandbox {
         crm.token = secret_file(secrets, "hubspot-token", &hs.token)?;
         crm.client_secret = secret_file(secrets, "hubspot-client-secret", &hs.client_secret)?;
         if !self.strict_limits {
-            crm.rate.requests = 100_000;
+            crm.rate.requests = RELAXED_TEN_SECOND_LIMIT;
             crm.search_per_second = 1_000;
         }
         Ok(())

@@ -15,6 +15,9 @@
 //!   ([`SandboxCrm::delivered`]: webhooks still queued, or changes a poll has not read yet).
 //! * The summary's reads of the emulator's state ([`LeadView`], [`DealView`], case keys) and
 //!   `--state-dir` ([`SandboxCrm::write_state`]).
+//! * Support cases, where the CRM has them ([`SandboxCrm::support`], a [`SupportDesk`]: open a
+//!   case, add a chat transcript, comment and change the status as an agent, and read cases,
+//!   comments and users back for the checks).
 //! * With a marketing CRM in front of the sales CRM, where arriving leads are created and how
 //!   they become the sales CRM's leads ([`SandboxCrm::arrival_system`],
 //!   [`SandboxCrm::arrived_leads`], [`SandboxCrm::outcome_keys`]), and the checks across the two
@@ -144,6 +147,87 @@ pub enum DealState {
 pub struct DealView {
     pub id: String,
     pub state: DealState,
+}
+
+/// A support case to open: a ticket of the support dataset as the customer's channel brings
+/// it in (see [`crate::sandbox::support`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseSeed<'a> {
+    pub subject: &'a str,
+    pub description: &'a str,
+    /// `Low`, `Medium`, `High`, `Critical`.
+    pub priority: &'a str,
+    /// The channel: `Chat`, `Email`, `Phone`, `Social media`.
+    pub origin: &'a str,
+    /// The ticket type (`Refund request`, …).
+    pub case_type: &'a str,
+    pub product: &'a str,
+    /// The customer's email as they gave it.
+    pub email: &'a str,
+    /// The CRM account whose web domain is the email's, if any.
+    pub account_id: Option<&'a str>,
+    /// The owner id the CRM's own assignment gives the case; `None`: the support queue.
+    pub owner_id: Option<&'a str>,
+}
+
+/// A support case as the checks read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseView {
+    pub id: String,
+    /// The owner: a user's id, or a queue's.
+    pub owner_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A comment on a case as the checks read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommentView {
+    pub case_id: String,
+    pub body: String,
+    /// Who wrote it (a user id).
+    pub author_id: Option<String>,
+    /// Visible to the customer.
+    pub public: bool,
+}
+
+/// Support cases in the CRM (Salesforce Cases with their `CaseComment`s and
+/// `LiveChatTranscript`s): what the sandbox's support replay and simulated agents do there,
+/// and what the case checks read back. Writes that may be refused return `Err` with the CRM's
+/// reason.
+pub trait SupportDesk: Send + Sync {
+    /// The record key of case `id` (`salesforce:Case:500…`).
+    fn case_key(&self, id: &str) -> String;
+
+    /// Opens a case (status `New`) as the customer's channel would; returns its id.
+    fn open_case(&self, case: &CaseSeed<'_>) -> Result<String, String>;
+
+    /// Adds the chatbot conversation `body` (turns separated by `<br>`, as chat transcripts
+    /// store them) to case `id`, ended at `ended_ms` (UTC ms).
+    fn add_transcript(&self, id: &str, body: &str, ended_ms: i64) -> Result<(), String>;
+
+    /// `user_id` comments `body` on case `id`: internal, or visible to the customer.
+    fn comment(&self, user_id: &str, id: &str, body: &str, public: bool) -> Result<(), String>;
+
+    /// `user_id` sets case `id`'s status.
+    fn set_case_status(&self, user_id: &str, id: &str, status: &str) -> Result<(), String>;
+
+    /// Case `id`'s owner (a user's or a queue's id), if the case is there.
+    fn case_owner(&self, id: &str) -> Option<String>;
+
+    /// Who acts for a case a queue owns (the org's admin).
+    fn admin_id(&self) -> String;
+
+    /// Account id by its web domain (`acmecorporation.com`), for every account with one.
+    fn accounts_by_domain(&self) -> std::collections::HashMap<String, String>;
+
+    /// Every case.
+    fn cases(&self) -> Vec<CaseView>;
+
+    /// Every comment on any case, oldest first.
+    fn comments(&self) -> Vec<CommentView>;
+
+    /// Every user's email (lower case) by user id.
+    fn user_emails(&self) -> std::collections::HashMap<String, String>;
 }
 
 /// Everything vendor-specific the sandbox does in the CRM. Writes that may be refused (bad
@@ -284,11 +368,17 @@ pub trait SandboxCrm: Send + Sync {
 
     /// The idempotency key of every onboarding case in the CRM (HubSpot ticket
     /// `handoff_idempotency_key`, Salesforce Case `Handoff_Idempotency_Key__c`); `None` for a
-    /// case without one.
+    /// case without one. Support cases ([`SandboxCrm::support`]) are not onboarding cases.
     fn case_keys(&self) -> Vec<Option<String>>;
 
     /// Writes the emulator's objects as JSON arrays under `dir/<system>/`.
     fn write_state(&self, dir: &Path) -> std::io::Result<()>;
+
+    /// The CRM's support cases, where the sandbox runs support's handoffs on it (the sales CRM
+    /// with `cases:`); `None` (the default) where it has none.
+    fn support(&self) -> Option<&dyn SupportDesk> {
+        None
+    }
 }
 
 /// Starts the emulator of the CRM `config`'s `crm:` section names, on 127.0.0.1 (any free

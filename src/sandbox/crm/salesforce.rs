@@ -28,14 +28,20 @@
 //! matches an account when its website or email domain is an Account's `Website` domain (a
 //! Lead has no Account lookup).
 //!
+//! Support cases (`cases:` on two CRMs) are Cases with an `Origin`, their comments and chat
+//! transcripts ([`cases`], the [`super::SupportDesk`] of this org); a "Support" queue owns new
+//! ones.
+//!
 //! Without `--strict-limits` the org's daily API allocation is raised from Salesforce's
 //! 100,000 (Enterprise base) to [`RELAXED_DAILY_LIMIT`] and handoff's pace to 100,000 requests
 //! per second: a full run polls four objects every second and makes tens of thousands of
 //! calls, more than the half of 100,000 handoff allows itself by default.
 
+pub mod cases;
+
 use super::{
     AccountSeed, DealClose, DealSeed, DealState, DealView, DefaultOwner, LeadView, SandboxCrm,
-    Staff,
+    Staff, SupportDesk,
 };
 use crate::clock::{Clock, SimClock};
 use crate::config::{Config, CrmSection};
@@ -105,6 +111,8 @@ pub struct SalesforceSandbox {
     integration_user: String,
     admin_user: String,
     queue_id: String,
+    /// The queue new support cases wait in ([`cases::SUPPORT_QUEUE`]).
+    support_queue_id: String,
     marketing_user: String,
 }
 
@@ -144,9 +152,11 @@ impl SalesforceSandbox {
             .await
             .doing(|| format!("cannot start the Salesforce emulator on {addr}"))?;
         let (queue, queue_email) = INBOUND_QUEUE;
+        let (support_queue, support_email) = cases::SUPPORT_QUEUE;
         let (email, first, last) = MARKETING_USER;
         Ok(SalesforceSandbox {
             queue_id: emulator.add_queue(queue, queue_email),
+            support_queue_id: emulator.add_queue(support_queue, support_email),
             marketing_user: emulator.add_user(email, first, last),
             integration_user: emulator.integration_user_id(),
             admin_user: emulator.ui_user_id(),
@@ -170,6 +180,11 @@ impl SalesforceSandbox {
     /// The id of the "Inbound Leads" queue.
     pub fn queue_id(&self) -> &str {
         &self.queue_id
+    }
+
+    /// The id of the "Support" queue new support cases wait in.
+    pub fn support_queue_id(&self) -> &str {
+        &self.support_queue_id
     }
 
     /// The marketing integration's user id.
@@ -481,12 +496,17 @@ impl SandboxCrm for SalesforceSandbox {
         self.emulator
             .objects("Case")
             .iter()
+            .filter(|c| !cases::is_support_case(c))
             .map(|c| super::text(c.get("Handoff_Idempotency_Key__c")))
             .collect()
     }
 
     fn write_state(&self, dir: &Path) -> std::io::Result<()> {
         self.emulator.write_state(dir)
+    }
+
+    fn support(&self) -> Option<&dyn SupportDesk> {
+        Some(self)
     }
 }
 

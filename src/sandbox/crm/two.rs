@@ -12,7 +12,9 @@
 //!   values). The daemon makes each qualified one (gates passed) one Salesforce Lead, which
 //!   Salesforce's lead flow routes; one that fails a gate goes back to nurture in HubSpot.
 //! * Accounts, opportunities, their closing and the onboarding Cases are Salesforce's; the reps
-//!   act in Salesforce on the Lead whose key is in their DM (a status, a logged call).
+//!   act in Salesforce on the Lead whose key is in their DM (a status, a logged call). So are
+//!   support cases (`cases:`, [`SandboxCrm::support`]: the support replay of
+//!   [`crate::sandbox::support`]).
 //! * The meddling marketing tool is HubSpot's workflow: it re-assigns the HubSpot contact of a
 //!   routed Lead (same email) to another owner. Salesforce owns the owner field from MQL on,
 //!   so handoff writes the Salesforce owner back over it.
@@ -549,6 +551,11 @@ impl SandboxCrm for TwoCrmSandbox {
     fn write_state(&self, dir: &Path) -> std::io::Result<()> {
         self.marketing.write_state(dir)?;
         self.sales.write_state(dir)
+    }
+
+    /// Salesforce's Cases: support's handoffs run on the sales CRM.
+    fn support(&self) -> Option<&dyn super::SupportDesk> {
+        self.sales.support()
     }
 }
 
