@@ -395,3 +395,18 @@ fn a_cases_section_loads_with_the_shipped_case_mappings_and_the_example_support_
     let err = config::load(&path).unwrap_err().to_string();
     assert!(err.contains("cases.update_mapping"), "{err}");
 }
+
+#[test]
+fn the_readme_case_routing_rule_set_compiles() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let from = readme
+        .find("A case-routing rule set")
+        .expect("the README shows a case-routing rule set");
+    let block = &readme[from..];
+    let start = block.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let end = start + block[start..].find("```").unwrap();
+    let rules = handoff::routing::RuleSet::parse(&block[start..end], "README.md")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rules.name(), "support-routing");
+    assert_eq!(rules.sla().policies.len(), 2);
+}
