@@ -64,8 +64,22 @@ impl AdminClient {
         method: reqwest::Method,
         path: &str,
     ) -> Result<Option<T>, AdminError> {
+        self.call_with(method, path, None::<&()>).await
+    }
+
+    /// [`AdminClient::call`] with a JSON `body`.
+    async fn call_with<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<T>, AdminError> {
         let url = format!("{}{path}", self.base);
-        let response = match self.http.request(method, &url).send().await {
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
             Ok(r) => r,
             Err(e) if e.is_connect() => return Ok(None),
             Err(source) => return Err(AdminError::Http { url, source }),
@@ -119,25 +133,15 @@ impl AdminClient {
         &self,
         req: &crate::daemon::window_replay::ReplayRequest,
     ) -> Result<crate::daemon::window_replay::ReplayReport, AdminError> {
-        let url = format!("{}/admin/replay", self.base);
-        let response = match self.http.post(&url).json(req).send().await {
-            Ok(r) => r,
-            Err(e) if e.is_connect() => return Err(AdminError::Unreachable { url }),
-            Err(source) => return Err(AdminError::Http { url, source }),
-        };
-        let status = response.status();
-        if !status.is_success() {
-            let message = response.text().await.unwrap_or_default();
-            return Err(AdminError::Remote {
-                url,
-                status: status.as_u16(),
-                message,
-            });
+        match self
+            .call_with(reqwest::Method::POST, "/admin/replay", Some(req))
+            .await?
+        {
+            Some(report) => Ok(report),
+            None => Err(AdminError::Unreachable {
+                url: self.base.clone(),
+            }),
         }
-        response
-            .json()
-            .await
-            .map_err(|source| AdminError::Http { url, source })
     }
 
     pub async fn audit(&self, record: &str) -> Result<AuditReport, AdminError> {
