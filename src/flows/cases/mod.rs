@@ -80,10 +80,12 @@ pub(super) async fn decide(
     let status = field(&case, "status").unwrap_or("").to_string();
     let prior = state::load(env.store, &record_key)?;
     let is_new = prior.is_none();
+    // Read once for a new case: it tells a chat, and its turns go into the offer.
+    let mut conversation = None;
     let mut st = match prior.clone() {
         Some(st) => st,
         None => {
-            let conversation = env.crm.case_conversation(&key).await?;
+            conversation = env.crm.case_conversation(&key).await?;
             let bot = field(&case, "origin").is_some_and(|o| cfg.is_bot_origin(o))
                 || conversation.is_some();
             CaseState::new(
@@ -139,7 +141,11 @@ pub(super) async fn decide(
     if let (true, Some(reason)) = (escalate, reason) {
         done.merge(escalate_case(flows, env, rules, cfg, &key, &case, &mut st, &reason).await?);
     } else if is_new && st.bot {
-        done.merge(offer(flows, env, rules, &key, &case, &mut st).await?);
+        let turns = conversation
+            .as_ref()
+            .map(|c| note::last_turns(c, OFFER_TURNS))
+            .unwrap_or_default();
+        done.merge(offer(flows, env, rules, &key, &case, &mut st, &turns).await?);
     } else if st.awaits_response() {
         done.merge(sla::response_from_comments(env, &key, &mut st).await?);
     }
@@ -336,7 +342,56 @@ fn assignment_parts(
     Ok(done)
 }
 
-/// Offers a bot case to an L1 agent (assignment `st.assignments + 1`).
+/// The last turns of a case's chat, for an offer DM (empty without a chat).
+pub(super) async fn offer_turns(env: &Env<'_>, key: &RecordKey) -> Result<Vec<String>, FlowError> {
+    Ok(env
+        .crm
+        .case_conversation(key)
+        .await?
+        .map(|c| note::last_turns(&c, OFFER_TURNS))
+        .unwrap_or_default())
+}
+
+/// The DM to the agent of `st`'s current assignment (its tier, its case reference).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn agent_dm(
+    env: &Env<'_>,
+    key: &RecordKey,
+    st: &CaseState,
+    case: &Map<String, Value>,
+    turns: &[String],
+    note: Option<&str>,
+    account: &AccountSummary,
+    why: &str,
+) -> (String, Value) {
+    message::agent_message(&CaseMessage {
+        case,
+        case_ref: &message::case_ref(&st.record_key, st.assignments),
+        crm_url: &env.crm.record_url(key),
+        tier: st.tier.as_str(),
+        turns,
+        note,
+        account,
+        why,
+    })
+}
+
+/// The saga step `<saga_key>:owner` that writes `update` to the case.
+pub(super) fn owner_step(
+    flows: &Flows,
+    saga_key: &str,
+    key: &RecordKey,
+    update: &super::writes::CaseUpdate,
+) -> Result<(IdempotencyKey, &'static str, Value), FlowError> {
+    Ok((
+        IdempotencyKey::new(format!("{saga_key}:owner")),
+        "assign_owner",
+        flows.case_write(key, update)?.to_json(),
+    ))
+}
+
+/// Offers a bot case to an L1 agent (assignment `st.assignments + 1`); `turns` are the last
+/// turns of its chat (see [`offer_turns`]).
 pub(super) async fn offer(
     flows: &Flows,
     env: &Env<'_>,
@@ -344,6 +399,7 @@ pub(super) async fn offer(
     key: &RecordKey,
     case: &Map<String, Value>,
     st: &mut CaseState,
+    turns: &[String],
 ) -> Result<Completion, FlowError> {
     let account = account_summary(flows, env, st).await?;
     let input = route::rule_input(case, Tier::L1, account.tier.as_deref());
@@ -359,24 +415,9 @@ pub(super) async fn offer(
         previous.as_deref(),
         "case_offered",
     )?;
-    let conversation = env.crm.case_conversation(key).await?;
-    let turns = conversation
-        .as_ref()
-        .map(|c| note::last_turns(c, OFFER_TURNS))
-        .unwrap_or_default();
     let saga_key = format!("case-offer:{}@{}", st.record_key, st.assignments);
-    let r = message::case_ref(&st.record_key, st.assignments);
-    let crm_url = env.crm.record_url(key);
-    let (text, blocks) = message::agent_message(&CaseMessage {
-        case,
-        case_ref: &r,
-        crm_url: &crm_url,
-        tier: "L1",
-        turns: &turns,
-        note: None,
-        account: &account,
-        why: &format!("Why you: {}.", chosen.words),
-    });
+    let why = format!("Why you: {}.", chosen.words);
+    let (text, blocks) = agent_dm(env, key, st, case, turns, None, &account, &why);
     done.sagas.push(Saga::new(
         saga_key.clone(),
         "case_handoff",
@@ -482,28 +523,14 @@ pub(super) async fn escalate_case(
         owner_id: Some(chosen.owner.id.clone()),
         status: Some("escalated".into()),
     };
-    let r = message::case_ref(&st.record_key, st.assignments);
-    let crm_url = env.crm.record_url(key);
-    let (dm_text, blocks) = message::agent_message(&CaseMessage {
-        case,
-        case_ref: &r,
-        crm_url: &crm_url,
-        tier: "L2",
-        turns: &[],
-        note: Some(&text),
-        account: &account,
-        why: &format!("Why you: {}.", chosen.words),
-    });
+    let why = format!("Why you: {}.", chosen.words);
+    let (dm_text, blocks) = agent_dm(env, key, st, case, &[], Some(&text), &account, &why);
     done.sagas.push(Saga::new(
         saga_key.clone(),
         "case_handoff",
         &st.record_key,
         vec![
-            (
-                IdempotencyKey::new(format!("{saga_key}:owner")),
-                "assign_owner",
-                flows.case_write(key, &update)?.to_json(),
-            ),
+            owner_step(flows, &saga_key, key, &update)?,
             (
                 IdempotencyKey::new(format!("{saga_key}:note")),
                 "handoff_note",

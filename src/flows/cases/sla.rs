@@ -25,7 +25,7 @@ use crate::config::cases::CasesConfig;
 use crate::routing::sla::AfterBreach;
 use crate::routing::RuleSet;
 use crate::state::{AuditEntry, Completion, Saga, Timer};
-use handoff_connector::{IdempotencyKey, RecordKey};
+use handoff_connector::RecordKey;
 use serde_json::{json, Map, Value};
 
 /// Timer kinds of the first-response steps, with their step names.
@@ -344,7 +344,10 @@ async fn reassign(
     st.sla_reassignments += 1;
     count("case_sla", "reassign");
     let mut done = match st.tier {
-        Tier::L1 => offer(flows, env, rules, key, &case, st).await?,
+        Tier::L1 => {
+            let turns = super::offer_turns(env, key).await?;
+            offer(flows, env, rules, key, &case, st, &turns).await?
+        }
         Tier::L2 => reassign_l2(flows, env, rules, key, &case, st).await?,
     };
     done.cancel_timers.extend(cancel);
@@ -374,22 +377,21 @@ async fn reassign_l2(
         "case_reassigned",
     )?;
     let saga_key = format!("case-reassign:{}@{}", st.record_key, st.assignments);
-    let r = super::message::case_ref(&st.record_key, st.assignments);
-    let crm_url = env.crm.record_url(key);
-    let (text, blocks) = super::message::agent_message(&super::message::CaseMessage {
+    let why = format!(
+        "Why you: {} ({} did not answer in time).",
+        chosen.words,
+        previous.as_deref().unwrap_or("the previous agent")
+    );
+    let (text, blocks) = super::agent_dm(
+        env,
+        key,
+        st,
         case,
-        case_ref: &r,
-        crm_url: &crm_url,
-        tier: "L2",
-        turns: &[],
-        note: Some("The handoff note is on the case (Open in CRM)."),
-        account: &super::message::AccountSummary::default(),
-        why: &format!(
-            "Why you: {} ({} did not answer in time).",
-            chosen.words,
-            previous.as_deref().unwrap_or("the previous agent")
-        ),
-    });
+        &[],
+        Some("The handoff note is on the case (Open in CRM)."),
+        &super::message::AccountSummary::default(),
+        &why,
+    );
     let update = super::super::writes::CaseUpdate {
         owner_id: Some(chosen.owner.id.clone()),
         status: None,
@@ -399,11 +401,7 @@ async fn reassign_l2(
         "case_handoff",
         &st.record_key,
         vec![
-            (
-                IdempotencyKey::new(format!("{saga_key}:owner")),
-                "assign_owner",
-                flows.case_write(key, &update)?.to_json(),
-            ),
+            super::owner_step(flows, &saga_key, key, &update)?,
             super::super::dm_step(&saga_key, "notify_agent", &chosen.owner.email, text, blocks),
         ],
         env.now_ms,
